@@ -1,0 +1,51 @@
+"""The facts about the host that planning needs, gathered by the shell."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from attrs import field, frozen
+
+FileKind = Literal["file", "directory", "other", "missing"]
+
+
+@frozen(kw_only=True)
+class FileFact:
+    """What `stat` said about one path the spec names."""
+
+    kind: FileKind
+    mtime: float | None = None
+    size: int | None = None
+
+
+MISSING = FileFact(kind="missing")
+
+
+def _files_dict(value: Mapping[str, FileFact]) -> dict[str, FileFact]:
+    return dict(sorted(value.items()))
+
+
+@frozen(kw_only=True)
+class HostFacts:
+    """Everything about the machine that a planning decision depends on.
+
+    `files` maps each absolute path the spec names to its `stat` result; a path
+    that is absent there is treated as missing.
+    """
+
+    hostname: str
+    home: str
+    cwd: str
+    xdg_cache_home: str | None
+    path: str | None
+    default_python_version: str
+    python_full_version: str
+    uv: str
+    ephemeral_suffix: str
+    # Excluded from hashing only because a dict is unhashable; equality still compares it.
+    files: Mapping[str, FileFact] = field(factory=dict, converter=_files_dict, hash=False)
+
+    def file(self, path: str) -> FileFact:
+        """The recorded fact for `path`, or MISSING."""
+        return self.files.get(path, MISSING)

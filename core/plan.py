@@ -1,0 +1,272 @@
+"""From a spec and host facts to the plan: everything the shell will do, decided up front."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Literal
+
+from attrs import field, frozen
+
+from .errors import PlanError
+from .facts import HostFacts
+from .paths import absolute_path
+from .pylock import PylockFormat, pylock_format
+from .spec import Spec
+
+Mode = Literal["cached", "ephemeral"]
+Cleanup = Literal["keep", "remove-after-run"]
+
+CACHE_DIR_NAME = "bfabric_app_runner"
+MARKER_NAME = ".provisioned"
+HASH_LENGTH = 16
+
+
+def _dict_copy(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
+
+@frozen(kw_only=True)
+class EnvChanges:
+    """How a process's environment differs from the caller's.
+
+    `path` is the complete PATH value: `prepend_path` in order, then the caller's PATH.
+    """
+
+    prepend_path: tuple[str, ...]
+    path: str
+    set_env: Mapping[str, str] = field(factory=dict, converter=_dict_copy, hash=False)
+
+
+@frozen(kw_only=True)
+class UvStep:
+    """One uv invocation, run as an argv list (never through a shell)."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: EnvChanges
+
+
+@frozen(kw_only=True)
+class RunCommand:
+    """How the command is started once the environment is ready.
+
+    If `script` exists (a console script in the env's `bin/`, or an absolute
+    path) `script_argv` runs; otherwise the words go to the env's Python
+    (`python_argv`). A first word starting with "-" (`-m module`, `-c code`) is
+    an interpreter option, never a script, so `script` is None and Python runs.
+    Extra arguments given at run time are appended.
+    """
+
+    words: tuple[str, ...]
+    script: str | None
+    script_argv: tuple[str, ...] | None
+    python_argv: tuple[str, ...]
+    env: EnvChanges
+
+
+@frozen(kw_only=True)
+class Plan:
+    """Everything needed to provision an environment and run a command in it.
+
+    For a cached plan the shell checks `marker_path`; when it is missing it takes
+    `lock_path`, checks again, removes a leftover `env_path`, runs `steps` in
+    order and writes the marker last. An ephemeral plan always runs `steps` in a
+    fresh `env_path` and removes it after the run, whatever happens.
+    """
+
+    source: str
+    mode: Mode
+    env_hash: str
+    hash_input: str
+    python_version: str
+    python_version_source: Literal["spec", "host default"]
+    pylock: str
+    pylock_format: PylockFormat
+    local_extra_deps: tuple[str, ...]
+    prepend_paths: tuple[str, ...]
+    cache_root: str
+    env_path: str
+    lock_path: str | None
+    marker_path: str
+    uv: str
+    steps: tuple[UvStep, ...]
+    run: RunCommand
+    cleanup: Cleanup
+
+
+def env_hash_input(
+    *, hostname: str, python_version: str, pylock: str, pylock_mtime: float, extras: tuple[str, ...]
+) -> str:
+    """The string the reference implementation hashes to name a cached environment."""
+    text = f"{hostname}:{python_version}:{pylock}:{pylock_mtime}"
+    if extras:
+        text += ":" + ",".join(extras)
+    return text
+
+
+def env_hash(hash_input: str) -> str:
+    """The first 16 hex digits of the SHA-256 of `hash_input`."""
+    return hashlib.sha256(hash_input.encode("utf-8")).hexdigest()[:HASH_LENGTH]
+
+
+def cache_home(facts: HostFacts) -> str:
+    """`$XDG_CACHE_HOME` when it is set to an absolute path (the XDG rule), else `~/.cache`."""
+    xdg = facts.xdg_cache_home
+    if xdg and xdg.startswith("/"):
+        return str(PurePosixPath(xdg))
+    return str(PurePosixPath(facts.home) / ".cache")
+
+
+def _joined_path(prepend: tuple[str, ...], current: str | None) -> str:
+    # An empty PATH entry means "the working directory"; never add one by accident.
+    return ":".join([*prepend, *([current] if current else [])])
+
+
+def resolved_paths(
+    spec: Spec, *, home: str, cwd: str
+) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """The absolute pylock path, extras and prepend paths of a spec.
+
+    The shell calls this to learn which paths to `stat` for the host facts.
+    """
+    base = spec.base_dir if spec.base_dir is not None else cwd
+    command = spec.command
+
+    def resolve(raw: str, name: str) -> str:
+        return absolute_path(raw, base, home, f"{spec.source}: {name}")
+
+    pylock = resolve(command.pylock, "pylock")
+    extras = tuple(
+        resolve(dep, f"local_extra_deps[{i}]") for i, dep in enumerate(command.local_extra_deps)
+    )
+    prepend = tuple(
+        resolve(entry, f"prepend_paths[{i}]") for i, entry in enumerate(command.prepend_paths)
+    )
+    return pylock, extras, prepend
+
+
+def _require_existing(
+    spec: Spec, facts: HostFacts, pylock: str, extras: tuple[str, ...], prepend: tuple[str, ...]
+) -> float:
+    """Check that the files the spec names exist; return the pylock's mtime."""
+    fact = facts.file(pylock)
+    if fact.kind == "missing":
+        raise PlanError(
+            f"{spec.source}: pylock: {pylock} does not exist; check the path "
+            "(a relative path is read from the spec file's directory)."
+        )
+    if fact.kind != "file" or fact.mtime is None:
+        raise PlanError(
+            f"{spec.source}: pylock: {pylock} is a {fact.kind}, not a regular file; "
+            "point it at the pylock.toml file itself."
+        )
+    for i, dep in enumerate(extras):
+        if facts.file(dep).kind == "missing":
+            raise PlanError(
+                f"{spec.source}: local_extra_deps[{i}]: {dep} does not exist; build the wheel "
+                "first or fix the path."
+            )
+    for i, entry in enumerate(prepend):
+        kind = facts.file(entry).kind
+        if kind != "directory":
+            what = "does not exist" if kind == "missing" else f"is a {kind}, not a directory"
+            raise PlanError(
+                f"{spec.source}: prepend_paths[{i}]: {entry} {what}; PATH entries must be "
+                "directories."
+            )
+    return fact.mtime
+
+
+def plan(spec: Spec, facts: HostFacts) -> Plan:
+    """Decide everything about running `spec` on the host described by `facts`.
+
+    Raises SpecError, PlanError or PylockError (all PylockenvError) with a
+    message for the user when the spec cannot be planned.
+    """
+    command = spec.command
+    pylock, extras, prepend = resolved_paths(spec, home=facts.home, cwd=facts.cwd)
+    mtime = _require_existing(spec, facts, pylock, extras, prepend)
+    fmt = pylock_format(pylock, spec.source)
+
+    python_version = command.python_version or facts.default_python_version
+    hash_input = env_hash_input(
+        hostname=facts.hostname,
+        python_version=python_version,
+        pylock=pylock,
+        pylock_mtime=mtime,
+        extras=extras,
+    )
+    digest = env_hash(hash_input)
+    root = str(PurePosixPath(cache_home(facts)) / CACHE_DIR_NAME)
+    mode: Mode = "ephemeral" if command.refresh else "cached"
+    if mode == "cached":
+        env_path = f"{root}/envs/{digest}"
+        lock_path: str | None = f"{env_path}.lock"
+    else:
+        env_path = f"{root}/ephemeral/env_{facts.ephemeral_suffix}"
+        lock_path = None
+
+    python = f"{env_path}/bin/python"
+    uv_env = EnvChanges(
+        prepend_path=prepend, path=_joined_path(prepend, facts.path), set_env=command.env
+    )
+    # refresh: --reinstall makes uv ignore what it cached for these packages, so a
+    # changed source tree among the extras is rebuilt, not taken from uv's cache.
+    reinstall = ("--reinstall",) if command.refresh else ()
+    steps = [
+        UvStep(
+            name="create-venv", argv=(facts.uv, "venv", "-p", python_version, env_path), env=uv_env
+        ),
+        UvStep(
+            name="install-pylock",
+            argv=(facts.uv, "pip", "install", "-p", python, "-r", pylock, *reinstall),
+            env=uv_env,
+        ),
+    ]
+    if extras:
+        steps.append(
+            UvStep(
+                name="install-local-extras",
+                argv=(facts.uv, "pip", "install", "-p", python, "--no-deps", *reinstall, *extras),
+                env=uv_env,
+            )
+        )
+
+    words = tuple(shlex.split(command.command))
+    # PurePosixPath keeps an absolute first word as it is, as the reference's Path join does.
+    script = None if words[0].startswith("-") else str(PurePosixPath(env_path) / "bin" / words[0])
+    run_prepend = (f"{env_path}/bin", *prepend)
+    run = RunCommand(
+        words=words,
+        script=script,
+        script_argv=None if script is None else (script, *words[1:]),
+        python_argv=(python, *words),
+        env=EnvChanges(
+            prepend_path=run_prepend,
+            path=_joined_path(run_prepend, facts.path),
+            set_env=command.env,
+        ),
+    )
+    return Plan(
+        source=spec.source,
+        mode=mode,
+        env_hash=digest,
+        hash_input=hash_input,
+        python_version=python_version,
+        python_version_source="spec" if command.python_version else "host default",
+        pylock=pylock,
+        pylock_format=fmt,
+        local_extra_deps=extras,
+        prepend_paths=prepend,
+        cache_root=root,
+        env_path=env_path,
+        lock_path=lock_path,
+        marker_path=f"{env_path}/{MARKER_NAME}",
+        uv=facts.uv,
+        steps=tuple(steps),
+        run=run,
+        cleanup="remove-after-run" if mode == "ephemeral" else "keep",
+    )

@@ -1,0 +1,94 @@
+"""Checks on the pylock file that can be made before anything is created.
+
+The name check needs only the path, so planning makes it. The content checks
+need the file's text, which the shell reads only when it is about to provision
+(a warm run never opens the pylock).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Literal
+
+from .errors import PylockError
+
+PylockFormat = Literal["pylock", "requirements"]
+
+# PEP 751: "pylock.toml", or "pylock.<name>.toml" with a name free of dots.
+_PYLOCK_NAME = re.compile(r"^pylock\.(?:[^.]+\.)?toml$")
+
+
+def pylock_format(path: str, where: str) -> PylockFormat:
+    """How uv will read the file at `path`, judged by its name, as uv judges it."""
+    name = path.rsplit("/", 1)[-1]
+    if _PYLOCK_NAME.match(name):
+        return "pylock"
+    if name.endswith(".txt"):
+        return "requirements"
+    raise PylockError(
+        f"{where}: pylock: {path} is named {name!r}, and uv reads a lock file only when it is "
+        "named 'pylock.toml' or 'pylock.<name>.toml' (PEP 751); rename the file "
+        "(or point at a requirements .txt file instead)."
+    )
+
+
+def _version_to_check(requested: str, default: str, full: str) -> str | None:
+    """The version to test `requires-python` with, or None when it cannot be known.
+
+    When the requested version is the host's own `X.Y`, uv picks the host's
+    interpreter, whose full version we know; otherwise we test the version as
+    written, if it is a version at all (uv also accepts names and paths).
+    """
+    from packaging.version import InvalidVersion, Version
+
+    if requested == default:
+        return full
+    try:
+        Version(requested)
+    except InvalidVersion:
+        return None
+    return requested
+
+
+def check_pylock_text(
+    text: str,
+    *,
+    path: str,
+    where: str,
+    python_version: str,
+    default_python_version: str,
+    python_full_version: str,
+) -> None:
+    """Raise PylockError if the text is not TOML, or its requires-python excludes the version."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PylockError(
+            f"{where}: pylock: {path} is not valid TOML ({exc}); "
+            "regenerate it, for example with 'uv export --format pylock.toml -o pylock.toml'."
+        ) from None
+    requires = document.get("requires-python")
+    if requires is None:
+        return
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    if not isinstance(requires, str):
+        raise PylockError(
+            f"{where}: pylock: {path}: requires-python must be a string such as '>=3.11', "
+            f"got {requires!r}; regenerate the lock file."
+        )
+    try:
+        specifiers = SpecifierSet(requires)
+    except InvalidSpecifier:
+        raise PylockError(
+            f"{where}: pylock: {path}: requires-python {requires!r} is not a valid version "
+            "specifier; regenerate the lock file."
+        ) from None
+    version = _version_to_check(python_version, default_python_version, python_full_version)
+    if version is not None and not specifiers.contains(version, prereleases=True):
+        raise PylockError(
+            f"{where}: the pylock {path} requires Python {requires}, but the environment would "
+            f"use Python {version}; set python_version to a version that satisfies "
+            f"{requires!r}, or lock for Python {version}."
+        )
