@@ -6,7 +6,7 @@ about the machine arrives in a `HostFacts` value gathered by `pylockenv.shell`.
 
 from .errors import PlanError, PylockenvError, PylockError, SpecError
 from .facts import FileFact, HostFacts
-from .plan import EnvChanges, Plan, RunCommand, UvStep, plan
+from .plan import EnvChanges, LocalDep, Plan, RunCommand, UvStep, plan
 from .render import render_json, render_shell
 from .spec import PythonEnvCommand, Spec, command_from_flags, load_spec
 
@@ -14,6 +14,7 @@ __all__ = [
     "EnvChanges",
     "FileFact",
     "HostFacts",
+    "LocalDep",
     "Plan",
     "PlanError",
     "PylockError",

@@ -11,7 +11,7 @@ from typing import Literal
 from attrs import field, frozen
 
 from .errors import PlanError
-from .facts import HostFacts
+from .facts import FileKind, HostFacts
 from .paths import absolute_path
 from .pylock import PylockFormat, pylock_format
 from .spec import Spec
@@ -26,6 +26,20 @@ HASH_LENGTH = 16
 
 def _dict_copy(value: Mapping[str, str]) -> dict[str, str]:
     return dict(value)
+
+
+@frozen(kw_only=True)
+class LocalDep:
+    """A local extra dependency and what `stat` said of it when planning.
+
+    The size and mtime let a reused env notice that a wheel changed since it was
+    installed (the env hash, like the reference's, covers only the path).
+    """
+
+    path: str
+    kind: FileKind
+    size: int | None
+    mtime: float | None
 
 
 @frozen(kw_only=True)
@@ -84,8 +98,9 @@ class Plan:
     python_version: str
     python_version_source: Literal["spec", "host default"]
     pylock: str
+    pylock_mtime: float
     pylock_format: PylockFormat
-    local_extra_deps: tuple[str, ...]
+    local_extra_deps: tuple[LocalDep, ...]
     prepend_paths: tuple[str, ...]
     cache_root: str
     env_path: str
@@ -258,8 +273,12 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         python_version=python_version,
         python_version_source="spec" if command.python_version else "host default",
         pylock=pylock,
+        pylock_mtime=mtime,
         pylock_format=fmt,
-        local_extra_deps=extras,
+        local_extra_deps=tuple(
+            LocalDep(path=dep, kind=(f := facts.file(dep)).kind, size=f.size, mtime=f.mtime)
+            for dep in extras
+        ),
         prepend_paths=prepend,
         cache_root=root,
         env_path=env_path,
