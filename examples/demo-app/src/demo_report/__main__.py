@@ -1,0 +1,5 @@
+import sys
+
+from demo_report import main
+
+sys.exit(main())
