@@ -1,0 +1,23 @@
+#!/bin/sh
+# pylockenv plan for app.yml
+# mode: cached; env hash fec4a922e41c9f71 = sha256('node7:3.11:/srv/apps/demo/pylock.toml:1763985600.123456')[:16]
+# python: 3.11 (host default)
+set -eu
+uv_path=/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
+run_path=/scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin:/usr/local/bin:/usr/bin:/bin  # PATH for the command
+
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned ]; then
+  mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
+  exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71.lock
+  flock 9  # one provisioning at a time; the others wait here
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # leftover of a provisioning that did not finish
+    env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
+    : > /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned  # the marker last, atomically
+  fi
+  exec 9>&-
+fi
+
+# the command; arguments given to this script are appended
+exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python -c 'import demo; demo.main()' "$@"

@@ -1,0 +1,27 @@
+#!/bin/sh
+# pylockenv plan for /srv/my apps/app.yml
+# mode: cached; env hash 151da16cde3d7caa = sha256('node7:3.11:/srv/my apps/pylock.toml:1763985600.123456')[:16]
+# python: 3.11 (host default)
+set -eu
+uv_path='/srv/my apps/my tools:/usr/local/bin:/usr/bin:/bin'  # PATH for the uv steps
+run_path='/scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin:/srv/my apps/my tools:/usr/local/bin:/usr/bin:/bin'  # PATH for the command
+
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned ]; then
+  mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
+  exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa.lock
+  flock 9  # one provisioning at a time; the others wait here
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa  # leftover of a provisioning that did not finish
+    env PATH="$uv_path" 'GREETING=hello world' 'PRICE=$5 "net"' /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa  # create-venv
+    env PATH="$uv_path" 'GREETING=hello world' 'PRICE=$5 "net"' /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/python -r '/srv/my apps/pylock.toml'  # install-pylock
+    : > /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned  # the marker last, atomically
+  fi
+  exec 9>&-
+fi
+
+# the command; arguments given to this script are appended
+if [ -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/demo-report ]; then
+  exec env PATH="$run_path" 'GREETING=hello world' 'PRICE=$5 "net"' /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/demo-report 'two words' 'it'"'"'s' '$HOME' "$@"
+else
+  exec env PATH="$run_path" 'GREETING=hello world' 'PRICE=$5 "net"' /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/python demo-report 'two words' 'it'"'"'s' '$HOME' "$@"
+fi

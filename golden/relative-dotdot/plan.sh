@@ -1,0 +1,24 @@
+#!/bin/sh
+# pylockenv plan for /srv/apps/demo/app.yml
+# mode: cached; env hash c343ca5322d7b7d2 = sha256('node7:3.11:/srv/apps/demo/../shared/pylock.toml:1763985600.123456:/srv/apps/demo/dist/a-1.0-py3-none-any.whl,/srv/apps/demo/dist/../dist/b-1.0-py3-none-any.whl')[:16]
+# python: 3.11 (host default)
+set -eu
+uv_path=/srv/apps/demo/../bin:/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
+run_path=/scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin:/srv/apps/demo/../bin:/usr/local/bin:/usr/bin:/bin  # PATH for the command
+
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned ]; then
+  mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
+  exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2.lock
+  flock 9  # one provisioning at a time; the others wait here
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2  # leftover of a provisioning that did not finish
+    env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python -r /srv/apps/demo/../shared/pylock.toml  # install-pylock
+    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python --no-deps /srv/apps/demo/dist/a-1.0-py3-none-any.whl /srv/apps/demo/dist/../dist/b-1.0-py3-none-any.whl  # install-local-extras
+    : > /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned  # the marker last, atomically
+  fi
+  exec 9>&-
+fi
+
+# the command; arguments given to this script are appended
+exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python -m demo "$@"

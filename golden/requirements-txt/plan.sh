@@ -1,0 +1,23 @@
+#!/bin/sh
+# pylockenv plan for /srv/apps/demo/app.yml
+# mode: cached; env hash ced3276a8d8f75d5 = sha256('node7:3.11:/srv/apps/demo/requirements.txt:1700000000.0')[:16]
+# python: 3.11 (spec)
+set -eu
+uv_path=/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
+run_path=/scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin:/usr/local/bin:/usr/bin:/bin  # PATH for the command
+
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned ]; then
+  mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
+  exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5.lock
+  flock 9  # one provisioning at a time; the others wait here
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5  # leftover of a provisioning that did not finish
+    env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python -r /srv/apps/demo/requirements.txt  # install-pylock
+    : > /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned  # the marker last, atomically
+  fi
+  exec 9>&-
+fi
+
+# the command; arguments given to this script are appended
+exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python -m demo "$@"

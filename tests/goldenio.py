@@ -1,0 +1,56 @@
+"""Reading a golden case: its spec, its host facts as JSON, and where the spec pretends to live.
+
+A golden case is a directory under `golden/` holding `spec.yml`, `facts.json`
+(a `HostFacts` as JSON), `case.json` (`spec_path`, `name`, optional `source`) and
+the expected renderings `plan.json` and `plan.sh`.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from pathlib import Path
+from typing import Any
+
+import cattrs
+import yaml
+from pylockenv.core import HostFacts, Plan, Spec, load_spec, plan
+
+GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
+
+# One converter for both directions; HostFacts and FileFact are plain attrs classes.
+_CONVERTER = cattrs.Converter(forbid_extra_keys=True)
+
+
+def facts_from_json(text: str) -> HostFacts:
+    """The HostFacts written as JSON in `text`; unknown keys are an error."""
+    return _CONVERTER.structure(json.loads(text), HostFacts)
+
+
+def facts_to_json(facts: HostFacts) -> str:
+    """`facts` as JSON with a stable key order and a trailing newline."""
+    data: dict[str, Any] = _CONVERTER.unstructure(facts)
+    return json.dumps(data, indent=2) + "\n"
+
+
+def case_names() -> list[str]:
+    """The golden cases, sorted by name."""
+    return sorted(p.name for p in GOLDEN_DIR.iterdir() if (p / "case.json").is_file())
+
+
+def load_case(name: str) -> tuple[Spec, HostFacts]:
+    """The spec and facts of the golden case `name`."""
+    directory = GOLDEN_DIR / name
+    case = json.loads((directory / "case.json").read_text(encoding="utf-8"))
+    spec_path: str = case["spec_path"]
+    document = yaml.safe_load((directory / "spec.yml").read_text(encoding="utf-8"))
+    spec = load_spec(
+        document, case.get("source", spec_path), case["name"], posixpath.dirname(spec_path)
+    )
+    facts = facts_from_json((directory / "facts.json").read_text(encoding="utf-8"))
+    return spec, facts
+
+
+def plan_case(name: str) -> Plan:
+    """The plan of the golden case `name`."""
+    return plan(*load_case(name))
