@@ -1,0 +1,217 @@
+"""The env hash equals the reference implementation's formula, checked against hand-built strings.
+
+Formula (design card): sha256 of
+"{hostname}:{python_version}:{pylock_abs}:{str(pylock_mtime)}", followed only when
+there are local extra deps by ":" + ",".join(extra_abs_paths); the first 16 hex digits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from pylockenv.core import FileFact, HostFacts, Plan, load_spec, plan
+from pylockenv.shell.facts import gather_facts
+
+REFVENV_PYTHON = Path("/tmp/refvenv/bin/python")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _plan(
+    document: dict[str, object],
+    files: dict[str, float | None],
+    *,
+    base_dir: str = "/srv/a",
+    home: str = "/home/alice",
+    hostname: str = "node7",
+) -> Plan:
+    """Plan `document` on a host where each path of `files` exists (mtime; None = directory)."""
+    facts = HostFacts(
+        hostname=hostname,
+        home=home,
+        cwd="/work",
+        xdg_cache_home="/cache",
+        path="/usr/bin:/bin",
+        default_python_version="3.11",
+        python_full_version="3.11.9",
+        uv="/usr/bin/uv",
+        ephemeral_suffix="0123456789abcdef",
+        files={
+            path: FileFact(kind="directory", mtime=1.0, size=0)
+            if mtime is None
+            else FileFact(kind="file", mtime=mtime, size=10)
+            for path, mtime in files.items()
+        },
+    )
+    return plan(load_spec(document, "app.yml", None, base_dir), facts)
+
+
+def test_hash_without_extras_is_the_digest_of_host_version_path_and_mtime() -> None:
+    result = _plan(
+        {"pylock": "/srv/a/pylock.toml", "command": "-m app", "python_version": "3.11"},
+        {"/srv/a/pylock.toml": 1700000000.5},
+    )
+    assert result.hash_input == "node7:3.11:/srv/a/pylock.toml:1700000000.5"
+    assert result.env_hash == _digest("node7:3.11:/srv/a/pylock.toml:1700000000.5")
+    # printf %s "node7:3.11:/srv/a/pylock.toml:1700000000.5" | sha256sum | cut -c1-16
+    assert result.env_hash == "8a7d75cae55cb5fc"
+
+
+def test_hash_with_extras_appends_their_paths_joined_by_commas() -> None:
+    result = _plan(
+        {
+            "pylock": "/srv/a/pylock.toml",
+            "command": "-m app",
+            "python_version": "3.12",
+            "local_extra_deps": ["/srv/a/app-1.0-py3-none-any.whl", "/srv/src/plugin"],
+        },
+        {
+            "/srv/a/pylock.toml": 1700000000.5,
+            "/srv/a/app-1.0-py3-none-any.whl": 5.0,
+            "/srv/src/plugin": None,
+        },
+    )
+    expected = (
+        "node7:3.12:/srv/a/pylock.toml:1700000000.5:/srv/a/app-1.0-py3-none-any.whl,/srv/src/plugin"
+    )
+    assert result.env_hash == _digest(expected)
+
+
+def test_a_whole_second_mtime_is_written_as_python_writes_the_float() -> None:
+    result = _plan(
+        {"pylock": "/srv/a/pylock.toml", "command": "-m app", "python_version": "3.11"},
+        {"/srv/a/pylock.toml": 1700000000.0},
+    )
+    assert result.env_hash == _digest("node7:3.11:/srv/a/pylock.toml:1700000000.0")
+
+
+def test_a_nanosecond_mtime_keeps_every_digit_of_its_repr() -> None:
+    result = _plan(
+        {"pylock": "/srv/a/pylock.toml", "command": "-m app", "python_version": "3.11"},
+        {"/srv/a/pylock.toml": 1763985600.1234567},
+    )
+    assert result.env_hash == _digest("node7:3.11:/srv/a/pylock.toml:1763985600.1234567")
+
+
+def test_dotdot_in_a_path_is_kept_as_written_like_path_absolute() -> None:
+    result = _plan(
+        {"pylock": "/srv/a/b/../pylock.toml", "command": "-m app", "python_version": "3.11"},
+        {"/srv/a/b/../pylock.toml": 1700000000.5},
+    )
+    assert result.env_hash == _digest("node7:3.11:/srv/a/b/../pylock.toml:1700000000.5")
+
+
+def test_a_relative_path_is_joined_to_the_spec_files_directory() -> None:
+    result = _plan(
+        {
+            "pylock": "locks/pylock.toml",
+            "command": "-m app",
+            "python_version": "3.11",
+            "local_extra_deps": ["./dist/app-1.0-py3-none-any.whl"],
+        },
+        {"/srv/a/locks/pylock.toml": 1700000000.5, "/srv/a/dist/app-1.0-py3-none-any.whl": 5.0},
+    )
+    assert result.env_hash == _digest(
+        "node7:3.11:/srv/a/locks/pylock.toml:1700000000.5:/srv/a/dist/app-1.0-py3-none-any.whl"
+    )
+
+
+def test_a_tilde_path_is_expanded_with_the_home_directory() -> None:
+    result = _plan(
+        {
+            "pylock": "~/locks/pylock.toml",
+            "command": "-m app",
+            "python_version": "3.11",
+            "local_extra_deps": ["~/app-1.0-py3-none-any.whl"],
+        },
+        {
+            "/home/alice/locks/pylock.toml": 1700000000.5,
+            "/home/alice/app-1.0-py3-none-any.whl": 5.0,
+        },
+    )
+    assert result.env_hash == _digest(
+        "node7:3.11:/home/alice/locks/pylock.toml:1700000000.5:/home/alice/app-1.0-py3-none-any.whl"
+    )
+
+
+def test_without_python_version_the_host_default_is_hashed() -> None:
+    result = _plan(
+        {"pylock": "/srv/a/pylock.toml", "command": "-m app"},
+        {"/srv/a/pylock.toml": 1700000000.5},
+    )
+    assert result.env_hash == _digest("node7:3.11:/srv/a/pylock.toml:1700000000.5")
+
+
+def test_the_hostname_is_part_of_the_hash() -> None:
+    document: dict[str, object] = {"pylock": "/srv/a/pylock.toml", "command": "-m app"}
+    files: dict[str, float | None] = {"/srv/a/pylock.toml": 1700000000.5}
+    assert (
+        _plan(document, files, hostname="node7").env_hash
+        != _plan(document, files, hostname="node8").env_hash
+    )
+
+
+def test_the_cached_env_lives_under_the_cache_root_named_by_the_hash() -> None:
+    result = _plan(
+        {"pylock": "/srv/a/pylock.toml", "command": "-m app", "python_version": "3.11"},
+        {"/srv/a/pylock.toml": 1700000000.5},
+    )
+    digest = _digest("node7:3.11:/srv/a/pylock.toml:1700000000.5")
+    assert result.env_path == f"/cache/bfabric_app_runner/envs/{digest}"
+    assert result.lock_path == f"/cache/bfabric_app_runner/envs/{digest}.lock"
+    assert result.marker_path == f"/cache/bfabric_app_runner/envs/{digest}/.provisioned"
+
+
+# The reference implementation, run in its own interpreter on a real file: its hash and
+# env path must equal ours. Skipped where /tmp/refvenv is absent (CI); the hand-computed
+# tests above carry the proof there.
+_REFERENCE_SCRIPT = """
+import json, sys
+from pathlib import Path
+from bfabric_app_runner.commands.command_python_env import CachedEnvironmentStrategy
+from bfabric_app_runner.specs.app.commands_spec import CommandPythonEnv
+
+args = json.loads(sys.argv[1])
+command = CommandPythonEnv.model_validate(args, context={"spec_dir": Path(sys.argv[2])})
+strategy = CachedEnvironmentStrategy()
+print(json.dumps({"hash": strategy._compute_env_hash(command),
+                  "path": str(strategy._get_cache_path(command))}))
+"""
+
+
+@pytest.mark.skipif(not REFVENV_PYTHON.exists(), reason="reference implementation not installed")
+@pytest.mark.parametrize("with_extras", [False, True], ids=["no-extras", "extras"])
+def test_hash_and_env_path_equal_the_reference_implementations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_extras: bool
+) -> None:
+    spec_dir = tmp_path / "app"
+    (spec_dir / "dist").mkdir(parents=True)
+    (spec_dir / "pylock.toml").write_text('lock-version = "1.0"\n')
+    (spec_dir / "dist" / "app-1.0-py3-none-any.whl").write_bytes(b"zip")
+    (tmp_path / "plugin").mkdir()
+    document: dict[str, object] = {
+        "pylock": "pylock.toml",
+        "command": "-m app",
+        "python_version": "3.11",
+        "local_extra_deps": ["dist/app-1.0-py3-none-any.whl", "~/plugin"] if with_extras else [],
+    }
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    reference = subprocess.run(
+        [str(REFVENV_PYTHON), "-c", _REFERENCE_SCRIPT, json.dumps(document), str(spec_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = json.loads(reference.stdout)
+
+    spec = load_spec(document, "app.yml", None, str(spec_dir))
+    ours = plan(spec, gather_facts(spec, uv="uv"))
+
+    assert (ours.env_hash, ours.env_path) == (expected["hash"], expected["path"])
