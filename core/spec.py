@@ -226,7 +226,7 @@ def select_command(document: object, source: str, name: str | None) -> tuple[obj
         if not isinstance(commands, Mapping) or not commands:
             raise SpecError(
                 f"{source}: commands: expected a mapping of command names to commands, "
-                f"got {_describe(commands)}."
+                f"got {'an empty mapping' if commands == {} else _describe(commands)}."
             )
         names = [str(key) for key in commands]
         if name is None:
