@@ -6,16 +6,15 @@ exit_code = execute(plan(load("app.yml", "process")), args=["--verbose"])
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from pylockenv.core.plan import Plan
 from pylockenv.core.plan import plan as _core_plan
 from pylockenv.core.spec import Spec
 
+from .execute import execute, provision
 from .facts import gather_facts
 from .specfile import read_spec_file
 
-__all__ = ["execute", "load", "plan"]
+__all__ = ["execute", "load", "plan", "provision"]
 
 
 def load(path: str, name: str | None = None) -> Spec:
@@ -29,8 +28,3 @@ def plan(spec: Spec, *, uv: str | None = None) -> Plan:
     Raises a `PylockenvError` subclass with a user-facing message on bad input.
     """
     return _core_plan(spec, gather_facts(spec, uv=uv))
-
-
-def execute(plan: Plan, args: Sequence[str] = ()) -> int:
-    """Carry out `plan`: provision if needed, run the command with `args`, return its exit code."""
-    raise NotImplementedError("execution lands with the shell issue")

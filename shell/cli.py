@@ -1,8 +1,15 @@
-"""The `pylockenv` command line."""
+"""The `pylockenv` command line.
+
+Exit codes (see `shell.errors`): the command's own status; 128+N when it was
+killed by signal N; 125 when pylockenv failed (bad spec or pylock, provisioning,
+lock timeout, uv); 126 when the command cannot be executed; 127 when it is not
+found; 2 for usage errors.
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -10,37 +17,19 @@ from pylockenv.core.errors import PylockenvError
 from pylockenv.core.render import render_json, render_shell
 from pylockenv.core.spec import Spec, command_from_flags
 
-EXIT_USAGE = 2
-EXIT_PYLOCKENV_FAILED = 125
+from .errors import EXIT_PYLOCKENV_FAILED, EXIT_SIGNAL_BASE, EXIT_USAGE, exit_code_of
+from .progress import Progress, Verbosity
+from .uvbin import UV_ENV_VAR
+
+__all__ = ["EXIT_PYLOCKENV_FAILED", "EXIT_USAGE", "main"]
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pylockenv",
-        description=(
-            "Run a command inside a cached Python environment defined by a pylock.toml "
-            "(PEP 751) lock file and provisioned with uv."
-        ),
-    )
-    commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
-    run = commands.add_parser(
-        "run",
-        help="run a python_env command (provisioning its environment if needed)",
-        description=(
-            "Run the python_env command in SPEC (a YAML file holding one command, or a "
-            "'commands:' section picked by NAME), or the command given by --pylock and "
-            "--command. Arguments after '--' are appended to the command."
-        ),
-    )
-    run.add_argument("spec", nargs="?", metavar="SPEC", help="YAML spec file")
-    run.add_argument("name", nargs="?", metavar="NAME", help="command name in SPEC's commands:")
-    run.add_argument(
-        "--print-plan",
-        action="store_true",
-        help="print the plan as a shell script and exit; creates nothing",
-    )
-    run.add_argument("--json", action="store_true", help="with --print-plan: print JSON")
-    flags = run.add_argument_group("a spec given by flags instead of SPEC")
+def _spec_arguments() -> argparse.ArgumentParser:
+    """SPEC [NAME], or the same command given by flags: shared by `run` and `provision`."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("spec", nargs="?", metavar="SPEC", help="YAML spec file")
+    parent.add_argument("name", nargs="?", metavar="NAME", help="command name in SPEC's commands:")
+    flags = parent.add_argument_group("a spec given by flags instead of SPEC")
     flags.add_argument("--pylock", metavar="P", help="the pylock.toml file")
     flags.add_argument("--command", metavar="C", help="what to run, e.g. '-m my_app'")
     flags.add_argument("--python-version", metavar="V", help="e.g. 3.11 (default: this Python's)")
@@ -69,6 +58,68 @@ def _build_parser() -> argparse.ArgumentParser:
         "--refresh",
         action="store_true",
         help="use a fresh ephemeral environment, removed after the run",
+    )
+    return parent
+
+
+def _execution_arguments() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    loudness = parent.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v", "--verbose", action="store_true", help="show uv's full output while provisioning"
+    )
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    parent.add_argument(
+        "--uv", metavar="PATH", help=f"the uv executable (default: ${UV_ENV_VAR}, else bundled uv)"
+    )
+    parent.add_argument(
+        "--lock-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="give up waiting for another process provisioning the same env (default: wait)",
+    )
+    return parent
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pylockenv",
+        description=(
+            "Run a command inside a cached Python environment defined by a pylock.toml "
+            "(PEP 751) lock file and provisioned with uv."
+        ),
+        epilog=(
+            "exit codes: the command's own status; 128+N if it was killed by signal N; "
+            "125 pylockenv failed; 126 command cannot be executed; 127 command not found; "
+            "2 usage error"
+        ),
+    )
+    commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    spec_args, exec_args = _spec_arguments(), _execution_arguments()
+    run = commands.add_parser(
+        "run",
+        parents=[spec_args, exec_args],
+        help="run a python_env command (provisioning its environment if needed)",
+        description=(
+            "Run the python_env command in SPEC (a YAML file holding one command, or a "
+            "'commands:' section picked by NAME), or the command given by --pylock and "
+            "--command. Arguments after '--' are appended to the command."
+        ),
+    )
+    run.add_argument(
+        "--print-plan",
+        action="store_true",
+        help="print the plan as a shell script and exit; creates nothing",
+    )
+    run.add_argument("--json", action="store_true", help="with --print-plan: print JSON")
+    commands.add_parser(
+        "provision",
+        parents=[spec_args, exec_args],
+        help="prepare a command's cached environment without running it; print its path",
+        description=(
+            "Provision the cached environment of the python_env command in SPEC (or given by "
+            "flags), for example to pre-warm a node, and print the environment's path."
+        ),
     )
     from . import cachecmds
 
@@ -105,6 +156,32 @@ def _split_extra_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
+def _progress(ns: argparse.Namespace) -> Progress:
+    verbosity: Verbosity = "verbose" if ns.verbose else "quiet" if ns.quiet else "normal"
+    return Progress(verbosity=verbosity)
+
+
+def _run_or_provision(
+    parser: argparse.ArgumentParser, ns: argparse.Namespace, extra: list[str]
+) -> int:
+    from . import execute, plan, provision
+
+    if ns.lock_timeout is not None and ns.lock_timeout < 0:
+        parser.error("--lock-timeout must be 0 or more seconds")
+    spec = _spec_from_args(parser, ns)
+    the_plan = plan(spec, uv=ns.uv)
+    if ns.subcommand == "provision":
+        if extra:
+            parser.error("provision runs nothing, so it takes no arguments after '--'")
+        path = provision(the_plan, progress=_progress(ns), lock_timeout=ns.lock_timeout)
+        print(path)
+        return 0
+    if ns.print_plan:
+        sys.stdout.write(render_json(the_plan) if ns.json else render_shell(the_plan))
+        return 0
+    return execute(the_plan, extra, progress=_progress(ns), lock_timeout=ns.lock_timeout)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `pylockenv` console script; returns the exit code."""
     own, extra = _split_extra_args(sys.argv[1:] if argv is None else argv)
@@ -114,18 +191,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is not None:
         code: int = handler(ns)
         return code
-    from . import execute, plan
-
     try:
-        spec = _spec_from_args(parser, ns)
-        the_plan = plan(spec)
-        if ns.print_plan:
-            sys.stdout.write(render_json(the_plan) if ns.json else render_shell(the_plan))
-            return 0
-        return execute(the_plan, extra)
+        return _run_or_provision(parser, ns, extra)
     except PylockenvError as exc:
         print(f"pylockenv: error: {exc}", file=sys.stderr)
-        return EXIT_PYLOCKENV_FAILED
+        return exit_code_of(exc)
+    except KeyboardInterrupt:
+        # Ctrl-C before or after the part where execute() owns the signals.
+        print("pylockenv: interrupted", file=sys.stderr)
+        return EXIT_SIGNAL_BASE + signal.SIGINT
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 
 UV_ENV_VAR = "PYLOCKENV_UV"
 
@@ -27,3 +28,47 @@ def find_uv() -> str:
         except FileNotFoundError:
             pass
     return shutil.which("uv") or "uv"
+
+
+# The first uv whose `uv pip install -r` reads PEP 751 pylock.toml files; 0.6.14 fails
+# with "Couldn't parse requirement". Evidence: tests/probe_uv_versions.py.
+MIN_UV_VERSION = (0, 6, 15)
+
+
+def check_uv(uv: str) -> str:
+    """Run `uv --version`; return the version text, or raise UvNotFound saying what to do.
+
+    Called only before provisioning (a warm run never starts uv).
+    """
+    from .errors import UvNotFound
+
+    how = (
+        f"install pylockenv's dependencies (pip install 'uv>={_dotted(MIN_UV_VERSION)}'), "
+        f"or point {UV_ENV_VAR} or --uv at a uv executable"
+    )
+    try:
+        result = subprocess.run([uv, "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UvNotFound(f"cannot run uv at {uv!r} ({exc}); {how}.") from None
+    words = result.stdout.split()
+    if result.returncode != 0 or len(words) < 2 or words[0] != "uv":
+        raise UvNotFound(
+            f"{uv!r} is not a working uv: '{uv} --version' exited with {result.returncode} "
+            f"and printed {(result.stdout + result.stderr).strip()[:200]!r}; {how}."
+        )
+    version = _parsed(words[1])
+    if version is not None and version < MIN_UV_VERSION:
+        raise UvNotFound(
+            f"uv at {uv!r} is version {words[1]}, but installing from pylock.toml files needs "
+            f"uv {_dotted(MIN_UV_VERSION)} or later; {how}."
+        )
+    return words[1]
+
+
+def _parsed(text: str) -> tuple[int, ...] | None:
+    parts = text.split("+")[0].split(".")[:3]
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
+
+
+def _dotted(version: tuple[int, ...]) -> str:
+    return ".".join(str(p) for p in version)
