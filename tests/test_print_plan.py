@@ -1,0 +1,221 @@
+"""`pylockenv run ... --print-plan` prints the plan and creates nothing, with or without uv."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import PY_VERSION
+
+SPEC = """\
+commands:
+  process:
+    type: python_env
+    pylock: pylock.toml
+    command: -m demo.process --fast
+    local_extra_deps:
+      - dist/demo-1.0-py3-none-any.whl
+    env:
+      DATA_PATH: /data
+    prepend_paths:
+      - tools
+  report:
+    pylock: pylock.toml
+    command: demo-report
+    refresh: true
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    """An app directory with a spec, a pylock, a wheel and a tools directory."""
+    app = tmp_path / "app"
+    (app / "dist").mkdir(parents=True)
+    (app / "tools").mkdir()
+    (app / "pylock.toml").write_text('lock-version = "1.0"\ncreated-by = "tests"\n')
+    (app / "dist" / "demo-1.0-py3-none-any.whl").write_bytes(b"not really a zip")
+    (app / "app.yml").write_text(SPEC)
+    return app
+
+
+def _run(tmp_path: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a private cache and home, no uv on PATH, PYLOCKENV_UV pointing nowhere."""
+    for name in ("xdg", "home", "emptybin"):
+        (tmp_path / name).mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+        "HOME": str(tmp_path / "home"),
+        "PATH": str(tmp_path / "emptybin"),
+        "PYLOCKENV_UV": "/nonexistent/uv",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pylockenv.shell.cli", "run", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _created(tmp_path: Path) -> list[str]:
+    return [str(p) for name in ("xdg", "home") for p in (tmp_path / name).rglob("*")]
+
+
+def _json_plan(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert result.returncode == 0, result.stderr
+    plan: dict[str, Any] = json.loads(result.stdout)
+    return plan
+
+
+def test_print_plan_prints_a_shell_script_for_the_named_command(tmp_path: Path, app: Path) -> None:
+    result = _run(tmp_path, app, "app.yml", "process", "--print-plan")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("#!/bin/sh\n")
+    assert "-m demo.process --fast" in result.stdout
+    assert f"{tmp_path}/xdg/bfabric_app_runner/envs/" in result.stdout
+    assert result.stderr == ""
+
+
+def test_print_plan_json_is_the_plan_of_the_named_command(tmp_path: Path, app: Path) -> None:
+    plan = _json_plan(_run(tmp_path, app, "app.yml", "process", "--print-plan", "--json"))
+
+    assert plan["mode"] == "cached"
+    assert plan["pylock"] == f"{app}/pylock.toml"
+    assert plan["python_version"] == PY_VERSION
+    assert plan["python_version_source"] == "host default"
+    assert plan["prepend_paths"] == [f"{app}/tools"]
+    assert [dep["path"] for dep in plan["local_extra_deps"]] == [
+        f"{app}/dist/demo-1.0-py3-none-any.whl"
+    ]
+    assert plan["run"]["env"]["set_env"] == {"DATA_PATH": "/data"}
+
+
+def test_print_plan_hashes_this_hosts_name_and_the_pylocks_real_mtime(
+    tmp_path: Path, app: Path
+) -> None:
+    plan = _json_plan(_run(tmp_path, app, "app.yml", "process", "--print-plan", "--json"))
+
+    text = (
+        f"{socket.gethostname()}:{PY_VERSION}:{app}/pylock.toml:"
+        f"{os.stat(app / 'pylock.toml').st_mtime}:{app}/dist/demo-1.0-py3-none-any.whl"
+    )
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert plan["env_hash"] == digest
+    assert plan["env_path"] == f"{tmp_path}/xdg/bfabric_app_runner/envs/{digest}"
+
+
+def test_print_plan_of_a_refresh_command_is_ephemeral(tmp_path: Path, app: Path) -> None:
+    plan = _json_plan(_run(tmp_path, app, "app.yml", "report", "--print-plan", "--json"))
+
+    assert plan["mode"] == "ephemeral"
+    assert plan["env_path"].startswith(f"{tmp_path}/xdg/bfabric_app_runner/ephemeral/env_")
+    assert plan["cleanup"] == "remove-after-run"
+
+
+def test_print_plan_creates_nothing_on_disk(tmp_path: Path, app: Path) -> None:
+    before = sorted(str(p) for p in app.rglob("*"))
+    for args in (("process", "--print-plan"), ("report", "--print-plan", "--json")):
+        assert _run(tmp_path, app, "app.yml", *args).returncode == 0
+
+    assert _created(tmp_path) == []
+    assert sorted(str(p) for p in app.rglob("*")) == before
+
+
+def test_print_plan_needs_no_uv(tmp_path: Path, app: Path) -> None:
+    plan = _json_plan(_run(tmp_path, app, "app.yml", "process", "--print-plan", "--json"))
+
+    assert plan["uv"] == "/nonexistent/uv"
+    assert plan["steps"][0]["argv"][0] == "/nonexistent/uv"
+
+
+def test_print_plan_of_a_single_command_file_needs_no_name(tmp_path: Path, app: Path) -> None:
+    (app / "one.yml").write_text("pylock: pylock.toml\ncommand: -m demo\n")
+
+    plan = _json_plan(_run(tmp_path, app, "one.yml", "--print-plan", "--json"))
+
+    assert plan["run"]["words"] == ["-m", "demo"]
+
+
+def test_print_plan_reads_relative_spec_paths_from_the_spec_files_directory(
+    tmp_path: Path, app: Path
+) -> None:
+    plan = _json_plan(_run(tmp_path, tmp_path, "app/app.yml", "process", "--print-plan", "--json"))
+
+    assert plan["pylock"] == f"{app}/pylock.toml"
+
+
+def test_flag_form_print_plan_resolves_paths_against_the_working_directory(
+    tmp_path: Path, app: Path
+) -> None:
+    result = _run(
+        tmp_path,
+        app,
+        "--pylock",
+        "pylock.toml",
+        "--command",
+        "demo-report --all",
+        "--python-version",
+        "3.12",
+        "--local-extra-dep",
+        "dist/demo-1.0-py3-none-any.whl",
+        "--env",
+        "A=1",
+        "--env",
+        "B=x=y",
+        "--prepend-path",
+        "tools",
+        "--refresh",
+        "--print-plan",
+        "--json",
+    )
+    plan = _json_plan(result)
+
+    assert plan["source"] == "command line"
+    assert plan["mode"] == "ephemeral"
+    assert plan["pylock"] == f"{app}/pylock.toml"
+    assert plan["python_version"] == "3.12"
+    assert plan["prepend_paths"] == [f"{app}/tools"]
+    assert plan["run"]["env"]["set_env"] == {"A": "1", "B": "x=y"}
+    assert plan["steps"][1]["argv"][-1] == "--reinstall"
+    assert _created(tmp_path) == []
+
+
+def test_flag_form_print_plan_prints_a_shell_script(tmp_path: Path, app: Path) -> None:
+    result = _run(tmp_path, app, "--pylock", "pylock.toml", "--command", "-m demo", "--print-plan")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("#!/bin/sh\n")
+    assert _created(tmp_path) == []
+
+
+def test_print_plan_of_a_missing_pylock_fails_with_a_message(tmp_path: Path, app: Path) -> None:
+    (app / "pylock.toml").unlink()
+
+    result = _run(tmp_path, app, "app.yml", "process", "--print-plan")
+
+    assert result.returncode == 125
+    assert "pylock.toml does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _created(tmp_path) == []
+
+
+def test_print_plan_of_a_wrongly_named_lock_file_fails_before_anything_is_made(
+    tmp_path: Path, app: Path
+) -> None:
+    (app / "lock.toml").write_text('lock-version = "1.0"\n')
+
+    result = _run(tmp_path, app, "--pylock", "lock.toml", "--command", "-m demo", "--print-plan")
+
+    assert result.returncode == 125
+    assert "named 'pylock.toml' or 'pylock.<name>.toml'" in result.stderr
+    assert _created(tmp_path) == []
