@@ -8,6 +8,7 @@ import socket
 import stat
 import sys
 
+from attrs import evolve
 from pylockenv.core.facts import FileFact, FileKind, HostFacts
 from pylockenv.core.plan import resolved_paths
 from pylockenv.core.spec import Spec
@@ -36,20 +37,23 @@ def gather_facts(spec: Spec, *, uv: str | None = None) -> HostFacts:
 
     `uv` overrides the uv executable (otherwise PYLOCKENV_UV, then the bundled uv).
     """
-    home = os.path.expanduser("~")
-    cwd = os.getcwd()
-    pylock, extras, prepend = resolved_paths(spec, home=home, cwd=cwd)
+    facts = gather_host_facts(uv=uv)
+    pylock, extras, prepend = resolved_paths(spec, home=facts.home, cwd=facts.cwd)
     files = {path: stat_path(path) for path in (pylock, *extras, *prepend)}
+    return evolve(facts, files=files)
+
+
+def gather_host_facts(*, uv: str | None = None) -> HostFacts:
+    """The facts that do not depend on a spec (no `files`): enough to find the cache."""
     version = sys.version_info
     return HostFacts(
         hostname=socket.gethostname(),
-        home=home,
-        cwd=cwd,
+        home=os.path.expanduser("~"),
+        cwd=os.getcwd(),
         xdg_cache_home=os.environ.get("XDG_CACHE_HOME"),
         path=os.environ.get("PATH"),
         default_python_version=f"{version.major}.{version.minor}",
         python_full_version=f"{version.major}.{version.minor}.{version.micro}",
         uv=uv or find_uv(),
         ephemeral_suffix=secrets.token_hex(8),
-        files=files,
     )
