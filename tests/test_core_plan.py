@@ -1,0 +1,279 @@
+"""The decisions of `core.plan`, one per test, from hand-made host facts (no disk, no uv)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+from pylockenv.core import (
+    FileFact,
+    HostFacts,
+    Plan,
+    PlanError,
+    PylockError,
+    SpecError,
+    command_from_flags,
+    load_spec,
+    plan,
+)
+from pylockenv.core.pylock import check_pylock_text
+
+CACHE = "/cache/bfabric_app_runner"
+LOCK = "/srv/app/pylock.toml"
+WHEEL = "/srv/app/dist/app-1.0-py3-none-any.whl"
+SOURCE_TREE = "/srv/plugin"
+TOOLS = "/opt/tools/bin"
+
+
+def _facts(**changes: Any) -> HostFacts:
+    facts = HostFacts(
+        hostname="node7",
+        home="/home/alice",
+        cwd="/home/alice/work",
+        xdg_cache_home="/cache",
+        path="/usr/bin:/bin",
+        default_python_version="3.11",
+        python_full_version="3.11.9",
+        uv="/opt/uv",
+        ephemeral_suffix="feedc0de",
+        files={
+            LOCK: FileFact(kind="file", mtime=1700000000.5, size=100),
+            WHEEL: FileFact(kind="file", mtime=1700000100.25, size=2048),
+            SOURCE_TREE: FileFact(kind="directory", mtime=1700000200.0, size=4096),
+            TOOLS: FileFact(kind="directory", mtime=1.0, size=4096),
+            "/home/alice/work/pylock.toml": FileFact(kind="file", mtime=2.0, size=10),
+            "/srv/app/requirements.txt": FileFact(kind="file", mtime=3.0, size=10),
+            "/srv/app/pylock.dev.toml": FileFact(kind="file", mtime=4.0, size=10),
+            "/srv/app/lock.toml": FileFact(kind="file", mtime=5.0, size=10),
+        },
+    )
+    return attrs.evolve(facts, **changes)
+
+
+def _plan(facts: HostFacts | None = None, **fields: object) -> Plan:
+    document = {"pylock": "pylock.toml", "command": "-m app", **fields}
+    return plan(load_spec(document, "app.yml", None, "/srv/app"), facts or _facts())
+
+
+def test_a_cached_plan_keeps_its_env_under_envs_named_by_the_hash() -> None:
+    result = _plan()
+    assert result.mode == "cached"
+    assert result.env_path == f"{CACHE}/envs/{result.env_hash}"
+    assert result.lock_path == f"{CACHE}/envs/{result.env_hash}.lock"
+    assert result.marker_path == f"{CACHE}/envs/{result.env_hash}/.provisioned"
+    assert result.cleanup == "keep"
+
+
+def test_a_refresh_plan_uses_a_fresh_ephemeral_env_removed_after_the_run() -> None:
+    result = _plan(refresh=True)
+    assert result.mode == "ephemeral"
+    assert result.env_path == f"{CACHE}/ephemeral/env_feedc0de"
+    assert result.lock_path is None
+    assert result.cleanup == "remove-after-run"
+
+
+def test_provisioning_creates_the_venv_then_installs_the_lock_then_the_extras() -> None:
+    result = _plan(local_extra_deps=["dist/app-1.0-py3-none-any.whl", SOURCE_TREE])
+    python = f"{result.env_path}/bin/python"
+    assert [step.argv for step in result.steps] == [
+        ("/opt/uv", "venv", "-p", "3.11", result.env_path),
+        ("/opt/uv", "pip", "install", "-p", python, "-r", LOCK),
+        ("/opt/uv", "pip", "install", "-p", python, "--no-deps", WHEEL, SOURCE_TREE),
+    ]
+    assert [step.name for step in result.steps] == [
+        "create-venv",
+        "install-pylock",
+        "install-local-extras",
+    ]
+
+
+def test_without_extras_there_is_no_extras_step() -> None:
+    assert [step.name for step in _plan().steps] == ["create-venv", "install-pylock"]
+
+
+def test_refresh_reinstalls_both_the_lock_and_the_extras() -> None:
+    result = _plan(refresh=True, local_extra_deps=[WHEEL])
+    assert "--reinstall" not in result.steps[0].argv
+    assert result.steps[1].argv[-1] == "--reinstall"
+    assert result.steps[2].argv[-2:] == ("--reinstall", WHEEL)
+
+
+def test_a_cached_plan_never_reinstalls() -> None:
+    result = _plan(local_extra_deps=[WHEEL])
+    assert all("--reinstall" not in step.argv for step in result.steps)
+
+
+def test_the_uv_steps_run_with_the_prepend_paths_and_the_commands_env() -> None:
+    result = _plan(prepend_paths=[TOOLS], env={"DATA": "/data"})
+    for step in result.steps:
+        assert step.env.path == f"{TOOLS}:/usr/bin:/bin"
+        assert step.env.set_env == {"DATA": "/data"}
+
+
+def test_the_command_path_is_env_bin_then_prepend_paths_in_order_then_the_old_path() -> None:
+    result = _plan(prepend_paths=[TOOLS, SOURCE_TREE])
+    assert result.run.env.path == f"{result.env_path}/bin:{TOOLS}:{SOURCE_TREE}:/usr/bin:/bin"
+    assert result.run.env.prepend_path == (f"{result.env_path}/bin", TOOLS, SOURCE_TREE)
+
+
+def test_an_empty_old_path_adds_no_empty_entry() -> None:
+    result = _plan(_facts(path=""))
+    assert result.run.env.path == f"{result.env_path}/bin"
+    assert not result.run.env.path.endswith(":")
+
+
+def test_an_unset_old_path_adds_no_empty_entry() -> None:
+    result = _plan(_facts(path=None), prepend_paths=[TOOLS])
+    assert result.steps[0].env.path == TOOLS
+    assert result.run.env.path == f"{result.env_path}/bin:{TOOLS}"
+
+
+def test_the_commands_env_is_set_for_the_command() -> None:
+    assert _plan(env={"A": "1", "B": ""}).run.env.set_env == {"A": "1", "B": ""}
+
+
+def test_a_console_script_runs_from_the_env_bin_with_python_as_the_fallback() -> None:
+    result = _plan(command="app-cli --fast 'two words'")
+    assert result.run.script == f"{result.env_path}/bin/app-cli"
+    assert result.run.script_argv == (f"{result.env_path}/bin/app-cli", "--fast", "two words")
+    assert result.run.python_argv == (
+        f"{result.env_path}/bin/python",
+        "app-cli",
+        "--fast",
+        "two words",
+    )
+
+
+def test_a_dash_m_command_goes_to_the_envs_python() -> None:
+    result = _plan(command="-m app.main --verbose")
+    assert result.run.script is None
+    assert result.run.script_argv is None
+    assert result.run.python_argv == (
+        f"{result.env_path}/bin/python",
+        "-m",
+        "app.main",
+        "--verbose",
+    )
+
+
+def test_an_absolute_first_word_is_its_own_script() -> None:
+    result = _plan(command="/usr/local/bin/tool -x")
+    assert result.run.script == "/usr/local/bin/tool"
+    assert result.run.script_argv == ("/usr/local/bin/tool", "-x")
+
+
+def test_a_given_python_version_is_used_and_said_to_come_from_the_spec() -> None:
+    result = _plan(python_version="3.12")
+    assert (result.python_version, result.python_version_source) == ("3.12", "spec")
+    assert result.steps[0].argv[3] == "3.12"
+
+
+def test_without_python_version_the_hosts_default_is_used() -> None:
+    result = _plan()
+    assert (result.python_version, result.python_version_source) == ("3.11", "host default")
+
+
+@pytest.mark.parametrize("xdg", [None, "", "relative/cache", "."])
+def test_without_an_absolute_xdg_cache_home_the_cache_is_in_home_dot_cache(
+    xdg: str | None,
+) -> None:
+    result = _plan(_facts(xdg_cache_home=xdg))
+    assert result.cache_root == "/home/alice/.cache/bfabric_app_runner"
+
+
+def test_an_absolute_xdg_cache_home_is_normalised_like_a_path() -> None:
+    assert _plan(_facts(xdg_cache_home="/cache/")).cache_root == CACHE
+
+
+def test_a_missing_pylock_is_a_plan_error_naming_the_field() -> None:
+    with pytest.raises(PlanError, match=r"^app\.yml: pylock: /srv/app/nope/pylock\.toml does not"):
+        _plan(pylock="nope/pylock.toml")
+
+
+def test_a_pylock_that_is_a_directory_is_a_plan_error() -> None:
+    with pytest.raises(PlanError, match=r"^app\.yml: pylock: /opt/tools/bin is a directory"):
+        _plan(pylock=TOOLS)
+
+
+def test_a_missing_extra_is_a_plan_error_naming_its_index() -> None:
+    with pytest.raises(PlanError, match=r"^app\.yml: local_extra_deps\[1\]: /srv/app/gone\.whl"):
+        _plan(local_extra_deps=[WHEEL, "gone.whl"])
+
+
+def test_a_prepend_path_that_is_not_a_directory_is_a_plan_error() -> None:
+    with pytest.raises(PlanError, match=r"^app\.yml: prepend_paths\[0\]: .* is a file, not a dir"):
+        _plan(prepend_paths=[WHEEL])
+
+
+def test_a_tilde_user_path_is_a_spec_error() -> None:
+    with pytest.raises(SpecError, match=r"^app\.yml: pylock: '~bob/pylock\.toml' uses the '~user'"):
+        _plan(pylock="~bob/pylock.toml")
+
+
+def test_a_lock_file_uv_would_refuse_by_name_is_refused_before_anything_is_made() -> None:
+    with pytest.raises(PylockError, match=r"named 'lock\.toml'"):
+        _plan(pylock="lock.toml")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("pylock.toml", "pylock"),
+        ("pylock.dev.toml", "pylock"),
+        ("requirements.txt", "requirements"),
+    ],
+)
+def test_the_lock_format_follows_the_file_name(name: str, expected: str) -> None:
+    assert _plan(pylock=name).pylock_format == expected
+
+
+def test_the_plan_records_what_stat_said_of_each_extra() -> None:
+    (wheel, tree) = _plan(local_extra_deps=[WHEEL, SOURCE_TREE]).local_extra_deps
+    assert (wheel.path, wheel.kind, wheel.size, wheel.mtime) == (WHEEL, "file", 2048, 1700000100.25)
+    assert (tree.path, tree.kind) == (SOURCE_TREE, "directory")
+
+
+def test_a_flag_form_spec_resolves_relative_paths_against_the_working_directory() -> None:
+    spec = command_from_flags(pylock="pylock.toml", command="-m app")
+    assert plan(spec, _facts()).pylock == "/home/alice/work/pylock.toml"
+
+
+def test_equal_inputs_give_equal_and_equally_hashed_plans() -> None:
+    first, second = _plan(env={"A": "1"}), _plan(env={"A": "1"})
+    assert first == second
+    assert hash(first) == hash(second)
+
+
+def test_a_different_env_value_gives_a_different_plan_with_the_same_hash() -> None:
+    first, second = _plan(env={"A": "1"}), _plan(env={"A": "2"})
+    assert first != second
+    assert first.env_hash == second.env_hash
+
+
+def test_the_ephemeral_suffix_does_not_change_a_cached_plan() -> None:
+    assert _plan(_facts(ephemeral_suffix="a")) == _plan(_facts(ephemeral_suffix="b"))
+
+
+def test_a_lock_whose_requires_python_excludes_the_version_is_refused() -> None:
+    with pytest.raises(PylockError, match=r"requires Python >=3\.12, but the environment would"):
+        check_pylock_text(
+            'lock-version = "1.0"\nrequires-python = ">=3.12"\n',
+            path=LOCK,
+            where="app.yml",
+            python_version="3.11",
+            default_python_version="3.11",
+            python_full_version="3.11.9",
+        )
+
+
+def test_a_lock_that_is_not_toml_is_refused() -> None:
+    with pytest.raises(PylockError, match=r"is not valid TOML"):
+        check_pylock_text(
+            "lock-version = ",
+            path=LOCK,
+            where="app.yml",
+            python_version="3.11",
+            default_python_version="3.11",
+            python_full_version="3.11.9",
+        )
