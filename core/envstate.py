@@ -13,7 +13,13 @@ from attrs import field, frozen
 
 EnvKind = Literal["cached", "ephemeral"]
 EnvState = Literal[
-    "ready", "partial", "broken", "in provisioning", "orphaned ephemeral", "ephemeral in use"
+    "ready",
+    "partial",
+    "broken",
+    "in provisioning",
+    "ephemeral in use",
+    "ephemeral starting",
+    "orphaned ephemeral",
 ]
 
 
@@ -40,8 +46,8 @@ class EnvObservation:
 
     `marker` is the parsed provenance ({} for the reference's empty marker) or
     None when there is no marker. `provisioning` says the env's provisioning lock
-    is held by someone; `in_use` says a running command holds its in-use lock.
-    Times are seconds since the epoch; None when there was nothing to read them from.
+    is held by someone; `in_use` says a running command holds its in-use lock,
+    and `in_use_file` that the in-use lock file exists at all. Times are seconds since the epoch; None when there was nothing to read them from.
     """
 
     name: str
@@ -52,6 +58,7 @@ class EnvObservation:
     interpreter_ok: bool
     provisioning: bool
     in_use: bool
+    in_use_file: bool
     created: float | None
     last_used: float | None
     python_version: str | None
@@ -69,13 +76,17 @@ def env_state(env: EnvObservation) -> EnvState:
     """The state `list` shows for `env`.
 
     An ephemeral env lives only while its run holds the in-use lock, so one
-    nobody holds is orphaned. A cached env whose provisioning lock is held is
+    nobody holds is orphaned; but its run takes that lock only once `uv venv`
+    has made the env, so one without the lock file yet is still starting (or its
+    run died while creating it: gc tells the two apart by age). A cached env whose provisioning lock is held is
     "in provisioning" whatever its directory holds; otherwise the marker decides
     between ready and partial, and a marker whose interpreter does not resolve
     (the base Python was removed) is broken.
     """
     if env.kind == "ephemeral":
-        return "ephemeral in use" if env.in_use else "orphaned ephemeral"
+        if env.in_use:
+            return "ephemeral in use"
+        return "orphaned ephemeral" if env.in_use_file else "ephemeral starting"
     if env.provisioning:
         return "in provisioning"
     if env.marker is None:
@@ -100,6 +111,6 @@ def reuse_verdict(mode: EnvKind, env: EnvObservation | None) -> str:
     if state == "broken":
         return (
             "no: its interpreter bin/python does not resolve (its base Python is gone); "
-            f"remove it with 'pylockenv gc {env.name}'"
+            "the next run removes it and provisions again"
         )
     return "no: it is being provisioned now; the next run waits for that and then reuses it"

@@ -79,7 +79,8 @@ def observe_env(
         interpreter_ok=os.path.exists(f"{path}/bin/python"),
         provisioning=provisioning,
         in_use=_held_by_someone(in_use_file),
-        created=_mtime(f"{path}/pyvenv.cfg"),
+        in_use_file=os.path.lexists(in_use_file),
+        created=_mtime(f"{path}/pyvenv.cfg") or _mtime(path),
         # Each run touches .in-use; an env no run has used yet was last "used" when made.
         last_used=_mtime(in_use_file) or (_mtime(marker_path) if marker is not None else None),
         python_version=(marker or {}).get("python_version")
@@ -122,12 +123,18 @@ def _remove_tree(env: EnvObservation) -> str | None:
     except OSError as exc:
         return f"could not remove its marker ({exc})"
     try:
-        shutil.rmtree(env.path)
-    except FileNotFoundError:
-        pass
+        shutil.rmtree(env.path, onerror=_ignore_vanished)
     except OSError as exc:
         return f"could not remove the directory ({exc}); remove it by hand"
     return None
+
+
+def _ignore_vanished(
+    function: object, path: str, exc_info: tuple[type, BaseException, object]
+) -> None:
+    # An ephemeral env's own run may be removing it at the same moment.
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]
 
 
 def _collect_unlocked(env: EnvObservation, policy: GcPolicy) -> tuple[GcDecision, EnvObservation]:
