@@ -42,7 +42,8 @@ def main():
         except ImportError:
             pass
         print(json.dumps({"argv0": sys.argv[0], "args": rest, "environ": dict(os.environ),
-                          "prefix": sys.prefix, "extra": extra}))
+                          "prefix": sys.prefix, "extra": extra,
+                          "prefix_mode": os.stat(sys.prefix).st_mode & 0o777}))
     elif what == "exit":
         sys.exit(int(rest[0]))
     elif what == "kill-self":
