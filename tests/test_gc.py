@@ -1,0 +1,237 @@
+"""`pylockenv gc`: what it removes and what it must never remove, on a really provisioned cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cachekit import (
+    Template,
+    cache_environ,
+    cache_root,
+    copy_env,
+    provision_template,
+    run_cli,
+    set_last_use,
+)
+from filelock import FileLock
+
+DAY = 86400
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return provision_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture
+def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private, empty cache for this test (the CLI runs in this process)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg"
+
+
+def gc_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    code, out, err = run_cli(capsys, "gc", "--json", *args)
+    assert code == 0, err
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def actions(result: dict[str, Any]) -> dict[str, str]:
+    return {env["name"]: env["action"] for env in result["envs"]}
+
+
+def test_gc_removes_an_env_unused_for_longer_than_the_threshold(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg)
+    set_last_use(env, 31 * DAY)
+    result = gc_json(capsys)
+    assert actions(result) == {template.env_hash: "remove"}
+    assert not env.exists()
+    assert result["freed_bytes"] > 0
+
+
+def test_gc_keeps_an_env_used_within_the_threshold(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg)
+    set_last_use(env, 29 * DAY)
+    result = gc_json(capsys)
+    assert (actions(result), result["kept"]) == ({}, 1)
+    assert (env / ".provisioned").exists()
+
+
+def test_gc_older_than_0s_removes_every_ready_env(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy_env(template, xdg)
+    copy_env(template, xdg, "0123456789abcdef")
+    result = gc_json(capsys, "--older-than", "0s")
+    assert set(actions(result).values()) == {"remove"}
+    assert [path for path in (cache_root(xdg) / "envs").iterdir() if path.is_dir()] == []
+
+
+def test_gc_keeps_the_lock_files_a_concurrent_run_may_be_waiting_on(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A run blocked on the old lock file would otherwise lock an unlinked file while a
+    # newcomer locks a new one at the same path, and both would provision at once.
+    env = copy_env(template, xdg)
+    Path(f"{env}.lock").touch()
+    gc_json(capsys, "--older-than", "0s")
+    assert Path(f"{env}.lock").exists()
+
+
+def test_gc_ages_a_reference_env_with_an_empty_marker_by_the_marker(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg)
+    marker = env / ".provisioned"
+    marker.write_text("")
+    old = time.time() - 40 * DAY
+    os.utime(marker, (old, old))
+    assert actions(gc_json(capsys)) == {template.env_hash: "remove"}
+
+
+def test_gc_removes_a_partial_env_nobody_is_provisioning(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg)
+    (env / ".provisioned").unlink()
+    assert actions(gc_json(capsys)) == {template.env_hash: "remove"}
+    assert not env.exists()
+
+
+def test_gc_removes_a_broken_env(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg)
+    (env / "bin" / "python").unlink()
+    (env / "bin" / "python").symlink_to("/nonexistent/python3")
+    assert actions(gc_json(capsys)) == {template.env_hash: "remove"}
+    assert not env.exists()
+
+
+def test_gc_skips_an_env_whose_provisioning_lock_is_held(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg)
+    (env / ".provisioned").unlink()
+    with FileLock(f"{env}.lock"):
+        result = gc_json(capsys, "--older-than", "0s")
+    assert actions(result) == {template.env_hash: "skip"}
+    assert "in provisioning" in result["envs"][0]["reason"]
+    assert env.exists()
+
+
+def test_gc_removes_an_orphaned_ephemeral_env(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg, "env_0123abcd", kind="ephemeral")
+    (env / ".in-use").touch()
+    assert actions(gc_json(capsys)) == {"env_0123abcd": "remove"}
+    assert not env.exists()
+
+
+def test_gc_leaves_a_young_ephemeral_env_that_is_still_starting(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg, "env_0123abcd", kind="ephemeral")
+    os.utime(env / "pyvenv.cfg")
+    assert actions(gc_json(capsys)) == {"env_0123abcd": "skip"}
+    assert env.exists()
+
+
+def test_gc_removes_an_ephemeral_env_whose_run_died_while_creating_it(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg, "env_0123abcd", kind="ephemeral")
+    old = time.time() - 2 * 3600
+    os.utime(env / "pyvenv.cfg", (old, old))
+    assert actions(gc_json(capsys)) == {"env_0123abcd": "remove"}
+
+
+def test_gc_dry_run_removes_nothing_but_says_what_it_would(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg)
+    code, out, _ = run_cli(capsys, "gc", "--dry-run", "--older-than", "0s")
+    assert code == 0
+    assert out.startswith(f"would remove {template.env_hash} (")
+    assert "would remove 1 environments" in out
+    assert (env / ".provisioned").exists()
+
+
+def test_gc_named_hash_removes_only_that_env_whatever_its_age(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    named = copy_env(template, xdg)
+    other = copy_env(template, xdg, "0123456789abcdef")
+    assert actions(gc_json(capsys, template.env_hash)) == {template.env_hash: "remove"}
+    assert not named.exists()
+    assert other.exists()
+
+
+def test_gc_of_an_unknown_hash_fails_with_a_message(
+    xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(capsys, "gc", "0123456789abcdef")
+    assert code == 1
+    assert "no environment 0123456789abcdef" in err
+
+
+@pytest.mark.parametrize("bad", ["30", "3x", "-1d", "1.5h", "d"])
+def test_a_bad_older_than_is_a_usage_error(
+    bad: str, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(capsys, "gc", f"--older-than={bad}")
+    assert code == 2
+    assert "is not a duration" in err
+
+
+def test_gc_never_removes_an_env_while_a_command_runs_in_it(
+    template: Template, tmp_path: Path, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg)  # same pylock path and mtime: the run reuses this copy
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pylockenv.shell.cli",
+            "run",
+            str(template.project.spec),
+            "--",
+            "wait",
+            str(ready),
+            str(go),
+        ],
+        env=cache_environ(xdg, template.uv_cache),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        during = gc_json(capsys, "--older-than", "0s")
+        assert actions(during) == {template.env_hash: "skip"}
+        assert during["envs"][0]["reason"] == "in use by a running command"
+        assert (env / ".provisioned").exists()
+    finally:
+        go.touch()
+        out, err = run.communicate(timeout=60)
+    assert (run.returncode, out) == (0, "app ran\n"), err
+    assert actions(gc_json(capsys, "--older-than", "0s")) == {template.env_hash: "remove"}
+    assert not env.exists()
