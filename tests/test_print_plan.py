@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import PY_VERSION
+from builders import PY_VERSION, build_wheel, write_pylock
 
 SPEC = """\
 commands:
@@ -219,3 +220,77 @@ def test_print_plan_of_a_wrongly_named_lock_file_fails_before_anything_is_made(
     assert result.returncode == 125
     assert "named 'pylock.toml' or 'pylock.<name>.toml'" in result.stderr
     assert _created(tmp_path) == []
+
+
+# The printed shell script is complete enough to carry the plan out by hand: run it with
+# sh, the real uv and real files (UV_OFFLINE, a private uv cache).
+
+needs_flock = pytest.mark.skipif(shutil.which("flock") is None, reason="flock(1) not installed")
+
+
+def _hand_run(tmp_path: Path, spec_text: str, *args: str) -> tuple[Path, list[str]]:
+    """Print the plan of `spec_text` as a script and run it twice with sh.
+
+    Returns the cache root and the two outputs.
+    """
+    from uv import find_uv_bin
+
+    app = tmp_path / "hand"
+    app.mkdir()
+    wheel = build_wheel(
+        app,
+        "hello",
+        modules={
+            "hello/__init__.py": "",
+            "hello/__main__.py": (
+                "import os, sys\nprint(sys.argv[1:], os.environ.get('GREETING'))\n"
+            ),
+        },
+    )
+    write_pylock(app / "pylock.toml", [wheel])
+    (app / "app.yml").write_text(spec_text)
+    env = {
+        **os.environ,
+        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+        "PYLOCKENV_UV": os.fsdecode(find_uv_bin()),
+        "UV_OFFLINE": "1",
+        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+    }
+    printed = subprocess.run(
+        [sys.executable, "-m", "pylockenv.shell.cli", "run", "app.yml", "--print-plan"],
+        cwd=app,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (app / "plan.sh").write_text(printed.stdout)
+    outputs = [
+        subprocess.run(
+            ["sh", "plan.sh", *args], cwd=app, env=env, capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    ]
+    return tmp_path / "xdg" / "bfabric_app_runner", outputs
+
+
+@needs_flock
+def test_the_printed_cached_plan_run_by_hand_provisions_once_and_runs(tmp_path: Path) -> None:
+    spec = "pylock: pylock.toml\ncommand: -m hello\nenv: {GREETING: two words}\n"
+
+    cache, outputs = _hand_run(tmp_path, spec, "a", "b c")
+
+    assert outputs == ["['a', 'b c'] two words\n"] * 2
+    (env,) = (cache / "envs").glob("*/.provisioned")
+    assert env.is_file()
+
+
+@needs_flock
+def test_the_printed_refresh_plan_run_by_hand_leaves_no_env(tmp_path: Path) -> None:
+    spec = "pylock: pylock.toml\ncommand: -m hello\nrefresh: true\n"
+
+    cache, outputs = _hand_run(tmp_path, spec, "x")
+
+    assert outputs == ["['x'] None\n"] * 2
+    assert list((cache / "ephemeral").iterdir()) == []
+    assert not (cache / "envs").exists()
