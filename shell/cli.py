@@ -133,6 +133,12 @@ def _spec_from_args(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> 
     flag_form = ns.pylock is not None or ns.command is not None
     if ns.spec is not None and flag_form:
         parser.error("give either SPEC [NAME] or --pylock and --command, not both")
+    spec_flags = (ns.python_version, ns.local_extra_dep, ns.env, ns.prepend_path, ns.refresh)
+    if ns.spec is not None and any(spec_flags):
+        parser.error(
+            "--python-version, --local-extra-dep, --env, --prepend-path and --refresh describe "
+            "a command given by --pylock and --command; with SPEC, write them in the spec file"
+        )
     if ns.spec is not None:
         return load(ns.spec, ns.name)
     if ns.pylock is None or ns.command is None:

@@ -48,8 +48,10 @@ def check_uv(uv: str) -> str:
     )
     try:
         result = subprocess.run([uv, "--version"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UvNotFound(f"cannot run uv at {uv!r} ({exc}); {how}.") from None
+    except OSError as exc:
+        raise UvNotFound(f"cannot run uv at {uv!r} ({exc.strerror}); {how}.") from None
+    except subprocess.TimeoutExpired:
+        raise UvNotFound(f"'{uv} --version' did not answer within a minute; {how}.") from None
     words = result.stdout.split()
     if result.returncode != 0 or len(words) < 2 or words[0] != "uv":
         raise UvNotFound(
