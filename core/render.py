@@ -28,9 +28,11 @@ def _q(words: Iterable[str]) -> str:
 
 
 def _with_env(env: EnvChanges, path_var: str, argv: Iterable[str], *, exec_: bool = False) -> str:
-    assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in env.set_env.items())
+    # An empty PATH is left as the caller has it, as the shell's executor does.
+    words = [f'PATH="${path_var}"'] if env.path else []
+    words += [shlex.quote(f"{k}={v}") for k, v in env.set_env.items()]
     prefix = "exec " if exec_ else ""
-    return f'{prefix}env PATH="${path_var}" {assignments + " " if assignments else ""}{_q(argv)}'
+    return f"{prefix}env {' '.join([*words, _q(argv)])}"
 
 
 def render_shell(plan: Plan) -> str:

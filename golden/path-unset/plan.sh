@@ -12,8 +12,8 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisi
   flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # leftover of a provisioning that did not finish
-    env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # create-venv
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
+    env /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # create-venv
+    env /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned  # the marker last, atomically
   fi
   exec 9>&-
