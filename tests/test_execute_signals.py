@@ -1,0 +1,87 @@
+"""Signals reach the command; in-process, `execute` leaves the caller's process as it was."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+from pathlib import Path
+from types import FrameType
+
+import pytest
+from envtools import make_app, run_env, start_cli, wait_for, write_uv_wrapper
+from pylockenv.shell import execute, load, plan
+from pylockenv.shell.errors import CommandNotFound, ProvisionError
+from pylockenv.shell.progress import Progress
+
+
+@pytest.fixture(scope="module")
+def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("uv-cache")
+
+
+@pytest.fixture
+def in_process_env(tmp_path: Path, uv_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's environment as a pylockenv run needs it (undone after the test)."""
+    for key, value in run_env(tmp_path, uv_cache).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+
+
+def quiet() -> Progress:
+    return Progress(verbosity="normal", stream=io.StringIO())
+
+
+def caller_handler(signum: int, frame: FrameType | None) -> None:
+    raise AssertionError("the caller's handler must not run in these tests")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_to_the_runner_reaches_the_command_and_the_runner_exits_with_its_status(
+    tmp_path: Path, uv_cache: Path, signum: signal.Signals
+) -> None:
+    record = tmp_path / "signal.txt"
+    spec = make_app(tmp_path, command=f"probe wait-signal {record}")
+    runner = start_cli(run_env(tmp_path, uv_cache), "run", str(spec))
+    wait_for(lambda: Path(f"{record}.ready").exists(), what="the command to start")
+    os.kill(runner.pid, signum)
+    _, stderr = runner.communicate(timeout=60)
+    assert record.read_text() == str(int(signum))
+    assert runner.returncode == 0, stderr
+
+
+@pytest.mark.usefixtures("in_process_env")
+def test_execute_leaves_environ_cwd_and_signal_handlers_as_they_were(tmp_path: Path) -> None:
+    spec = make_app(tmp_path, command="probe exit 4", extra_spec="env:\n  ONLY_IN_CHILD: x\n")
+    environ, cwd = dict(os.environ), os.getcwd()
+    previous = {s: signal.signal(s, caller_handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = execute(plan(load(str(spec))), progress=quiet())
+        assert code == 4
+        assert dict(os.environ) == environ
+        assert os.getcwd() == cwd
+        assert signal.getsignal(signal.SIGINT) is caller_handler
+        assert signal.getsignal(signal.SIGTERM) is caller_handler
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@pytest.mark.usefixtures("in_process_env")
+def test_execute_raises_command_not_found_and_restores_handlers(tmp_path: Path) -> None:
+    spec = make_app(tmp_path, command="missing-tool")
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(CommandNotFound) as raised:
+        execute(plan(load(str(spec))), progress=quiet())
+    assert raised.value.exit_code == 127
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.usefixtures("in_process_env")
+def test_execute_raises_provision_error_naming_the_step(tmp_path: Path) -> None:
+    spec = make_app(tmp_path, command="probe exit 0")
+    failing = write_uv_wrapper(tmp_path / "bin", log=tmp_path / "uv.log", fail_on="venv")
+    with pytest.raises(ProvisionError) as raised:
+        execute(plan(load(str(spec)), uv=str(failing)), progress=quiet())
+    assert raised.value.step == "create-venv"
+    assert raised.value.tail == ("error: wrapper refuses venv",)
