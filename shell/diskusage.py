@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 
 from pylockenv.core.envstate import DiskUsage
 
@@ -48,11 +47,3 @@ def disk_usage(root: str) -> DiskUsage:
         if links_seen >= links:
             exclusive += size
     return DiskUsage(total=total, exclusive=exclusive)
-
-
-def is_regular_dir(path: str) -> bool:
-    """Whether `path` is a directory itself, not a symlink to one."""
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
