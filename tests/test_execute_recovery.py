@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -138,3 +139,18 @@ def test_provision_refuses_an_ephemeral_spec(tmp_path: Path, uv_cache: Path) -> 
     assert result.returncode == 125
     assert "nothing to provision ahead" in result.stderr
     assert not os.path.exists(tmp_path / "xdg")
+
+
+def test_sigterm_during_cached_provisioning_removes_the_partial_env(
+    tmp_path: Path, uv_cache: Path
+) -> None:
+    spec = make_app(tmp_path, command="probe exit 0")
+    log = tmp_path / "uv.log"
+    hanging = write_uv_wrapper(tmp_path / "bin", log=log, hang_on="pip install")
+    runner = start_cli(run_env(tmp_path, uv_cache, uv=str(hanging)), "run", str(spec))
+    wait_for(lambda: Path(f"{log}.hang").exists(), what="the wrapper to hang in pip install")
+    os.kill(runner.pid, signal.SIGTERM)
+    _, stderr = runner.communicate(timeout=60)
+    assert runner.returncode == 128 + signal.SIGTERM
+    assert "interrupted by signal 15 while provisioning" in stderr
+    assert env_dirs(tmp_path) == []
