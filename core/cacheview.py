@@ -11,8 +11,8 @@ from .envstate import EnvObservation, env_state
 from .gc import GcDecision
 
 SIZE_NOTE = (
-    "SIZE counts each inode once; uv hard-links installed files from its own cache, "
-    "so removing an env frees only OWN (the files no other env or cache links)."
+    "SIZE counts each inode once. uv hard-links installed files from its own cache,\n"
+    "so removing an env frees only OWN: the files no other env or cache links to."
 )
 
 
@@ -32,6 +32,10 @@ def format_size(size: int | None) -> str:
             return f"{int(value)}{unit}" if unit == "B" else f"{value:.1f}{unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def by_last_use(envs: Iterable[EnvObservation]) -> list[EnvObservation]:
@@ -85,7 +89,7 @@ def render_env_table(envs: Sequence[EnvObservation], *, now: float, cache_root: 
         for env in by_last_use(envs)
     ]
     header = ("ENV", "STATE", "PYTHON", "SIZE", "OWN", "CREATED (UTC)", "LAST USED", "PYLOCK")
-    text = f"{cache_root}: {len(envs)} environments\n" + _table(header, rows)
+    text = f"{cache_root}: {_count(len(envs), 'environment')}\n" + _table(header, rows)
     if any(env.usage is not None for env in envs):
         text += SIZE_NOTE + "\n"
     return text
@@ -121,7 +125,7 @@ def render_gc_report(
             lines.append(f"failed to remove {env.name}: {decision.reason}")
     removed = sum(1 for decision, _ in outcomes if decision.action == "remove")
     lines.append(
-        f"{verb} {removed} environments, {'freeing' if dry_run else 'freed'} "
+        f"{verb} {_count(removed, 'environment')}, {'freeing' if dry_run else 'freed'} "
         f"{format_size(freed)}; kept {kept}."
     )
     return "\n".join(lines) + "\n"

@@ -166,7 +166,7 @@ def test_gc_dry_run_removes_nothing_but_says_what_it_would(
     code, out, _ = run_cli(capsys, "gc", "--dry-run", "--older-than", "0s")
     assert code == 0
     assert out.startswith(f"would remove {template.env_hash} (")
-    assert "would remove 1 environments" in out
+    assert "would remove 1 environment," in out
     assert (env / ".provisioned").exists()
 
 
