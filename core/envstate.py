@@ -47,7 +47,8 @@ class EnvObservation:
     `marker` is the parsed provenance ({} for the reference's empty marker) or
     None when there is no marker. `provisioning` says the env's provisioning lock
     is held by someone; `in_use` says a running command holds its in-use lock,
-    and `in_use_file` that the in-use lock file exists at all. Times are seconds since the epoch; None when there was nothing to read them from.
+    and `in_use_file` that the in-use lock file exists at all. Times are seconds
+    since the epoch; None when there was nothing to read them from.
     """
 
     name: str
@@ -78,10 +79,10 @@ def env_state(env: EnvObservation) -> EnvState:
     An ephemeral env lives only while its run holds the in-use lock, so one
     nobody holds is orphaned; but its run takes that lock only once `uv venv`
     has made the env, so one without the lock file yet is still starting (or its
-    run died while creating it: gc tells the two apart by age). A cached env whose provisioning lock is held is
-    "in provisioning" whatever its directory holds; otherwise the marker decides
-    between ready and partial, and a marker whose interpreter does not resolve
-    (the base Python was removed) is broken.
+    run died while creating it: gc tells the two apart by age). A cached env
+    whose provisioning lock is held is "in provisioning" whatever its directory
+    holds; otherwise the marker decides between ready and partial, and a marker
+    whose interpreter does not resolve (the base Python was removed) is broken.
     """
     if env.kind == "ephemeral":
         if env.in_use:
@@ -114,3 +115,28 @@ def reuse_verdict(mode: EnvKind, env: EnvObservation | None) -> str:
             "the next run removes it and provisions again"
         )
     return "no: it is being provisioned now; the next run waits for that and then reuses it"
+
+
+def reachability(env: EnvObservation, *, hostname: str, pylock_mtime: float | None) -> str:
+    """Whether a run of the spec that made `env` would still land in it, and why.
+
+    The env hash covers the host and the pylock's mtime, so a pylock edited since
+    (or an env made on another host sharing this cache) leaves the env unreachable:
+    nothing reuses it any more, and gc removes it once unused long enough.
+    `pylock_mtime` is the recorded pylock's mtime now (None if it is gone).
+    """
+    provenance = env.marker
+    if not provenance:
+        return "unknown: no provenance recorded (an env made by bfabric-app-runner)"
+    pylock = provenance.get("pylock")
+    recorded = pylock.get("mtime") if isinstance(pylock, dict) else None
+    if provenance.get("host") != hostname:
+        return f"no: it was made on host {provenance.get('host')}, this is {hostname}"
+    if pylock_mtime is None:
+        return f"no: its pylock {env.pylock} is gone"
+    if recorded != pylock_mtime:
+        return (
+            f"no: its pylock {env.pylock} changed since (mtime {recorded}, now "
+            f"{pylock_mtime}), so runs of its spec use a new env"
+        )
+    return "yes, if its spec is unchanged: same host, and its pylock is as it was"

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import re
+import socket
 import sys
 import time
 from typing import Any
@@ -18,12 +19,13 @@ from pylockenv.core.cacheview import (
     render_gc_report,
 )
 from pylockenv.core.duration import DurationError, parse_duration
-from pylockenv.core.envstate import EnvObservation, reuse_verdict
+from pylockenv.core.envstate import EnvObservation, reachability, reuse_verdict
 from pylockenv.core.errors import PylockenvError
 from pylockenv.core.gc import GcDecision, GcPolicy, gc_decision
 from pylockenv.core.render import plan_to_dict, render_shell
 
 from .cache import cache_root, collect, find_env, observe_env, scan_cache
+from .facts import stat_path
 from .provenance import staleness_warnings
 
 EXIT_FAILED = 1
@@ -91,10 +93,17 @@ def run_show(ns: argparse.Namespace) -> int:
         if env is None:
             print(f"pylockenv: error: no environment {ns.target} in {root}", file=sys.stderr)
             return EXIT_FAILED
+        pylock = stat_path(env.pylock) if env.pylock is not None else None
+        verdict = reachability(
+            env,
+            hostname=socket.gethostname(),
+            pylock_mtime=None if pylock is None else pylock.mtime,
+        )
         if ns.json:
-            _print_json({"env": env_to_dict(env), "provenance": env.marker})
+            _print_json({"env": env_to_dict(env), "provenance": env.marker, "reachable": verdict})
         else:
-            sys.stdout.write(_show_text(env, verdict=None, warnings=[], plan_text=None))
+            text = _show_text(env, verdict=None, warnings=[], plan_text=None)
+            sys.stdout.write(text + f"reused by its spec's next run: {verdict}\n")
         return 0
     from . import load, plan
 

@@ -8,7 +8,7 @@ import pytest
 from attrs import evolve
 from pylockenv.core.cacheview import format_size, iso_utc
 from pylockenv.core.duration import DurationError, format_duration, parse_duration
-from pylockenv.core.envstate import EnvObservation, env_state, reuse_verdict
+from pylockenv.core.envstate import EnvObservation, env_state, reachability, reuse_verdict
 from pylockenv.core.gc import GcPolicy, gc_decision
 from pylockenv.core.plan import LocalDep
 from pylockenv.core.staleness import changed_extras
@@ -143,3 +143,31 @@ def test_directories_and_unrecorded_extras_are_never_stale() -> None:
     recorded = {"local_extra_deps": [{"path": "/src", "kind": "directory"}]}
     assert changed_extras((directory,), recorded) == ()
     assert changed_extras((evolve(WHEEL, size=1),), {}) == ()
+
+
+PROVENANCE = {"host": "node1", "pylock": {"path": "/p/pylock.toml", "mtime": 5.0}}
+
+
+def test_an_env_is_reachable_while_its_host_and_pylock_are_as_recorded() -> None:
+    env = evolve(READY, marker=PROVENANCE)
+    assert reachability(env, hostname="node1", pylock_mtime=5.0).startswith("yes")
+
+
+@pytest.mark.parametrize(
+    ("hostname", "mtime", "reason"),
+    [
+        ("node2", 5.0, "made on host node1"),
+        ("node1", 6.0, "changed since"),
+        ("node1", None, "gone"),
+    ],
+)
+def test_an_env_is_unreachable_once_host_or_pylock_differ(
+    hostname: str, mtime: float | None, reason: str
+) -> None:
+    verdict = reachability(evolve(READY, marker=PROVENANCE), hostname=hostname, pylock_mtime=mtime)
+    assert verdict.startswith("no: ")
+    assert reason in verdict
+
+
+def test_reachability_of_an_env_without_provenance_is_unknown() -> None:
+    assert reachability(READY, hostname="node1", pylock_mtime=5.0).startswith("unknown")

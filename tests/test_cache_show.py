@@ -31,6 +31,28 @@ def test_show_hash_prints_state_and_provenance(
     assert f'"path": "{template.project.pylock}"' in out
 
 
+def test_show_hash_says_whether_its_spec_still_reaches_it(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy_env(template, xdg)
+    code, out, _ = run_cli(capsys, "show", "--json", template.env_hash)
+    assert code == 0
+    assert json.loads(out)["reachable"].startswith("yes")
+
+
+def test_show_hash_of_an_env_whose_pylock_changed_says_nothing_reuses_it(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg)
+    marker = env / ".provisioned"
+    provenance = json.loads(marker.read_text())
+    provenance["pylock"]["mtime"] -= 1.0
+    marker.write_text(json.dumps(provenance))
+    code, out, _ = run_cli(capsys, "show", template.env_hash)
+    assert code == 0
+    assert "reused by its spec's next run: no: its pylock" in out
+
+
 def test_show_hash_of_a_reference_env_says_no_provenance_was_recorded(
     template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
