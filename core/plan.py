@@ -225,8 +225,12 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         lock_path = None
 
     python = f"{env_path}/bin/python"
+    # A PATH in the spec's env replaces the caller's PATH as the base that the env's
+    # bin/ and prepend_paths go in front of; set on top, it would hide the env's bin/.
+    base_path = command.env.get("PATH", facts.path)
+    set_env = {key: value for key, value in command.env.items() if key != "PATH"}
     uv_env = EnvChanges(
-        prepend_path=prepend, path=_joined_path(prepend, facts.path), set_env=command.env
+        prepend_path=prepend, path=_joined_path(prepend, base_path), set_env=set_env
     )
     # refresh: --reinstall makes uv ignore what it cached for these packages, so a
     # changed source tree among the extras is rebuilt, not taken from uv's cache.
@@ -261,8 +265,8 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         python_argv=(python, *words),
         env=EnvChanges(
             prepend_path=run_prepend,
-            path=_joined_path(run_prepend, facts.path),
-            set_env=command.env,
+            path=_joined_path(run_prepend, base_path),
+            set_env=set_env,
         ),
     )
     return Plan(

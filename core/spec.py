@@ -134,7 +134,7 @@ def _format_exception(exc: BaseException, _: object) -> str:
     if isinstance(exc, _Rejected):
         return str(exc)
     if isinstance(exc, KeyError):
-        return "this required field is missing"
+        return "this required field is missing; add it (see the spec reference in the README)"
     if isinstance(exc, ForbiddenExtraKeysError):
         unknown = ", ".join(sorted(exc.extra_fields))
         allowed = ", ".join(FIELD_NAMES)
@@ -162,12 +162,6 @@ def _check_semantics(command: PythonEnvCommand, source: str, path: str) -> None:
     def fail(name: str, message: str) -> SpecError:
         return SpecError(f"{source}: {_join(path, name)}: {message}")
 
-    if command.type != COMMAND_TYPE:
-        raise fail(
-            "type",
-            f"expected {COMMAND_TYPE!r}, got {command.type!r}; pylockenv runs only "
-            "python_env commands (leave the key out, or write 'type: python_env').",
-        )
     if not command.pylock.strip():
         raise fail("pylock", "is empty; give the path of a pylock.toml file.")
     if not command.command.strip():
@@ -205,6 +199,16 @@ def structure_command(data: object, source: str, path: str = "") -> PythonEnvCom
         raise SpecError(
             f"{where}: expected a mapping with the keys of a python_env command "
             f"(at least 'pylock' and 'command'), got {_describe(data)}."
+        )
+    kind = data.get("type", COMMAND_TYPE)
+    if kind != COMMAND_TYPE:
+        shown = repr(kind) if isinstance(kind, str) else _describe(kind)
+        # Said first: the other keys of, say, an `exec` command would only confuse.
+        raise SpecError(
+            f"{source}: {_join(path, 'type')}: expected {COMMAND_TYPE!r}, "
+            f"got {shown}; "
+            "pylockenv runs only python_env commands (leave the key out, or write "
+            "'type: python_env')."
         )
     try:
         command = CONVERTER.structure(dict(data), PythonEnvCommand)

@@ -40,7 +40,11 @@ FIELD_ERRORS = {
         None,
         "app.yml: type: expected 'python_env', got 'exec'",
     ),
-    "type-not-a-string": ({**VALID, "type": 1}, None, "app.yml: type: expected a string, got 1"),
+    "type-not-a-string": (
+        {**VALID, "type": 1},
+        None,
+        "app.yml: type: expected 'python_env', got 1",
+    ),
     "pylock-number": ({**VALID, "pylock": 3}, None, "app.yml: pylock: expected a string, got 3"),
     "pylock-null": (
         {**VALID, "pylock": None},
