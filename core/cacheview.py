@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -95,6 +96,39 @@ def render_env_table(envs: Sequence[EnvObservation], *, now: float, cache_root: 
     return text
 
 
+def render_show(
+    env: EnvObservation | None,
+    *,
+    verdict: tuple[str, str],
+    warnings: Sequence[str] = (),
+    plan_text: str | None = None,
+) -> str:
+    """What `pylockenv show` prints: the env, the verdict (a label and its text),
+    warnings, the provenance, and the plan's shell rendering when there is one."""
+    lines = []
+    if env is None:
+        lines.append("env: not on disk")
+    else:
+        described = env_to_dict(env)
+        lines.append(f"env {env.name} ({env.kind}): {described['state']}")
+        lines += [
+            f"  {key}: {described[key]}"
+            for key in ("path", "python_version", "created", "last_used", "in_use")
+        ]
+        lines.append(f"  size: {described['size_bytes']} bytes ({described['own_bytes']} own)")
+    lines.append(f"{verdict[0]}: {verdict[1]}")
+    lines += [f"warning: {warning}" for warning in warnings]
+    if env is not None and env.marker:
+        provenance = json.dumps(env.marker, indent=2, sort_keys=True)
+        lines.append("provenance:\n  " + provenance.replace("\n", "\n  "))
+    elif env is not None and env.marker is not None:
+        lines.append("provenance: none recorded (an empty marker, as bfabric-app-runner writes)")
+    if plan_text is not None:
+        lines.append("plan (what 'pylockenv run' does now):")
+        lines.append(plan_text.rstrip("\n"))
+    return "\n".join(lines) + "\n"
+
+
 def decision_to_dict(decision: GcDecision, env: EnvObservation) -> dict[str, Any]:
     """The JSON form of one gc decision about `env`."""
     return {
@@ -107,17 +141,40 @@ def decision_to_dict(decision: GcDecision, env: EnvObservation) -> dict[str, Any
     }
 
 
+def _freed(outcomes: Sequence[tuple[GcDecision, EnvObservation]]) -> int:
+    return sum(
+        env.usage.exclusive
+        for decision, env in outcomes
+        if decision.action == "remove" and env.usage is not None
+    )
+
+
+def gc_report_to_dict(
+    outcomes: Sequence[tuple[GcDecision, EnvObservation]],
+    *,
+    cache_root: str,
+    dry_run: bool,
+    kept: int,
+) -> dict[str, Any]:
+    """What `pylockenv gc --json` prints: each removal and skip, the count kept, bytes freed."""
+    return {
+        "cache_root": cache_root,
+        "dry_run": dry_run,
+        "kept": kept,
+        "envs": [decision_to_dict(decision, env) for decision, env in outcomes],
+        "freed_bytes": _freed(outcomes),
+    }
+
+
 def render_gc_report(
     outcomes: Sequence[tuple[GcDecision, EnvObservation]], *, dry_run: bool, kept: int
 ) -> str:
     """What `pylockenv gc` prints: each removal and skip with its reason, then the total."""
     verb = "would remove" if dry_run else "removed"
     lines = []
-    freed = 0
     for decision, env in outcomes:
         if decision.action == "remove":
             size = env.usage.exclusive if env.usage is not None else 0
-            freed += size
             lines.append(f"{verb} {env.name} ({format_size(size)}): {decision.reason}")
         elif decision.action == "skip":
             lines.append(f"skipped {env.name}: {decision.reason}")
@@ -126,6 +183,6 @@ def render_gc_report(
     removed = sum(1 for decision, _ in outcomes if decision.action == "remove")
     lines.append(
         f"{verb} {_count(removed, 'environment')}, {'freeing' if dry_run else 'freed'} "
-        f"{format_size(freed)}; kept {kept}."
+        f"{format_size(_freed(outcomes))}; kept {kept}."
     )
     return "\n".join(lines) + "\n"

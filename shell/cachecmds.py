@@ -13,10 +13,11 @@ from typing import Any
 
 from pylockenv.core.cacheview import (
     by_last_use,
-    decision_to_dict,
     env_to_dict,
+    gc_report_to_dict,
     render_env_table,
     render_gc_report,
+    render_show,
 )
 from pylockenv.core.duration import DurationError, parse_duration
 from pylockenv.core.envstate import EnvObservation, reachability, reuse_verdict
@@ -56,35 +57,6 @@ def run_list(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _show_text(
-    env: EnvObservation | None, *, verdict: str | None, warnings: list[str], plan_text: str | None
-) -> str:
-    lines = []
-    if env is None:
-        lines.append("env: not on disk")
-    else:
-        described = env_to_dict(env)
-        lines.append(f"env {env.name} ({env.kind}): {described['state']}")
-        lines += [
-            f"  {key}: {described[key]}"
-            for key in ("path", "python_version", "created", "last_used", "in_use")
-        ]
-        lines.append(f"  size: {described['size_bytes']} bytes ({described['own_bytes']} own)")
-    if verdict is not None:
-        lines.append(f"would be reused: {verdict}")
-    lines += [f"warning: {warning}" for warning in warnings]
-    if env is not None:
-        if env.marker:
-            provenance = json.dumps(env.marker, indent=2, sort_keys=True)
-            lines.append("provenance:\n  " + provenance.replace("\n", "\n  "))
-        elif env.marker is not None:
-            lines.append("provenance: none recorded (an empty marker, as the reference writes)")
-    if plan_text is not None:
-        lines.append("plan (what 'pylockenv run' does now):")
-        lines.append(plan_text.rstrip("\n"))
-    return "\n".join(lines) + "\n"
-
-
 def run_show(ns: argparse.Namespace) -> int:
     """`pylockenv show HASH` or `show SPEC [NAME]`: provenance, state and the plan."""
     root = cache_root()
@@ -102,8 +74,7 @@ def run_show(ns: argparse.Namespace) -> int:
         if ns.json:
             _print_json({"env": env_to_dict(env), "provenance": env.marker, "reachable": verdict})
         else:
-            text = _show_text(env, verdict=None, warnings=[], plan_text=None)
-            sys.stdout.write(text + f"reused by its spec's next run: {verdict}\n")
+            sys.stdout.write(render_show(env, verdict=("reused by its spec's next run", verdict)))
         return 0
     from . import load, plan
 
@@ -127,8 +98,14 @@ def run_show(ns: argparse.Namespace) -> int:
             }
         )
     else:
-        text = _show_text(env, verdict=verdict, warnings=warnings, plan_text=render_shell(the_plan))
-        sys.stdout.write(text)
+        sys.stdout.write(
+            render_show(
+                env,
+                verdict=("would be reused", verdict),
+                warnings=warnings,
+                plan_text=render_shell(the_plan),
+            )
+        )
     return 0
 
 
@@ -160,19 +137,7 @@ def run_gc(ns: argparse.Namespace) -> int:
     kept += sum(1 for decision, _ in outcomes if decision.action == "keep")
     outcomes = [outcome for outcome in outcomes if outcome[0].action != "keep"]
     if ns.json:
-        _print_json(
-            {
-                "cache_root": root,
-                "dry_run": ns.dry_run,
-                "kept": kept,
-                "envs": [decision_to_dict(decision, env) for decision, env in outcomes],
-                "freed_bytes": sum(
-                    env.usage.exclusive
-                    for decision, env in outcomes
-                    if decision.action == "remove" and env.usage is not None
-                ),
-            }
-        )
+        _print_json(gc_report_to_dict(outcomes, cache_root=root, dry_run=ns.dry_run, kept=kept))
     else:
         sys.stdout.write(render_gc_report(outcomes, dry_run=ns.dry_run, kept=kept))
     return EXIT_FAILED if any(decision.action == "failed" for decision, _ in outcomes) else 0
