@@ -12,6 +12,7 @@ import shutil
 
 from filelock import FileLock, Timeout
 from pylockenv.core.envstate import EnvKind, EnvObservation
+from pylockenv.core.errors import PylockenvError
 from pylockenv.core.gc import GcDecision, GcPolicy, gc_decision
 from pylockenv.core.plan import CACHE_DIR_NAME, MARKER_NAME, cache_home
 
@@ -90,13 +91,21 @@ def observe_env(
 
 
 def scan_cache(root: str, *, sizes: bool = True) -> list[EnvObservation]:
-    """Every env directory under `root` (cached and ephemeral); [] for a missing cache."""
+    """Every env directory under `root` (cached and ephemeral); [] for a missing cache.
+
+    Raises PylockenvError when the cache exists but cannot be read.
+    """
     found = []
     for sub, kind in _KINDS:
         try:
             entries = list(os.scandir(f"{root}/{sub}"))
         except (FileNotFoundError, NotADirectoryError):
             continue
+        except OSError as exc:
+            raise PylockenvError(
+                f"cannot read the cache directory {root}/{sub} ({exc.strerror}); "
+                "check its permissions, or run as the user who owns the cache."
+            ) from None
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 found.append(observe_env(entry.path, kind, sizes=sizes))

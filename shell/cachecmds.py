@@ -9,6 +9,7 @@ import re
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pylockenv.core.cacheview import (
@@ -32,6 +33,7 @@ from .provenance import staleness_warnings
 EXIT_FAILED = 1
 EXIT_PYLOCKENV_FAILED = 125
 DEFAULT_OLDER_THAN = "30d"
+Handler = Callable[[argparse.Namespace], int]
 _HASH = re.compile(r"[0-9a-f]{16}|env_[0-9a-zA-Z_]+")
 
 
@@ -44,6 +46,19 @@ def _duration(text: str) -> int:
 
 def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def _reporting_errors(handler: Handler) -> Handler:
+    """`handler`, with a PylockenvError printed as one line and exit code 125."""
+
+    def run(ns: argparse.Namespace) -> int:
+        try:
+            return handler(ns)
+        except PylockenvError as exc:
+            print(f"pylockenv: error: {exc}", file=sys.stderr)
+            return EXIT_PYLOCKENV_FAILED
+
+    return run
 
 
 def run_list(ns: argparse.Namespace) -> int:
@@ -78,11 +93,7 @@ def run_show(ns: argparse.Namespace) -> int:
         return 0
     from . import load, plan
 
-    try:
-        the_plan = plan(load(ns.target, ns.name))
-    except PylockenvError as exc:
-        print(f"pylockenv: error: {exc}", file=sys.stderr)
-        return EXIT_PYLOCKENV_FAILED
+    the_plan = plan(load(ns.target, ns.name))
     on_disk = os.path.isdir(the_plan.env_path) and the_plan.mode == "cached"
     env = observe_env(the_plan.env_path, "cached", sizes=True) if on_disk else None
     verdict = reuse_verdict(the_plan.mode, env)
@@ -157,7 +168,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     listing.add_argument(
         "--no-size", action="store_true", help="skip measuring sizes (fast on a large cache)"
     )
-    listing.set_defaults(handler=run_list)
+    listing.set_defaults(handler=_reporting_errors(run_list))
 
     show = subcommands.add_parser(
         "show",
@@ -171,7 +182,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     show.add_argument("target", metavar="HASH|SPEC", help="an env hash or a YAML spec file")
     show.add_argument("name", nargs="?", metavar="NAME", help="command name in SPEC's commands:")
     show.add_argument("--json", action="store_true", help="print JSON")
-    show.set_defaults(handler=run_show)
+    show.set_defaults(handler=_reporting_errors(run_show))
 
     gc = subcommands.add_parser(
         "gc",
@@ -193,4 +204,4 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     gc.add_argument("--dry-run", action="store_true", help="print what would go; remove nothing")
     gc.add_argument("--json", action="store_true", help="print JSON")
-    gc.set_defaults(handler=run_gc)
+    gc.set_defaults(handler=_reporting_errors(run_gc))

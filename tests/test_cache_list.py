@@ -171,3 +171,14 @@ def test_list_of_500_envs_takes_well_under_a_few_seconds(
     elapsed = time.monotonic() - started
     assert len(entries) == 500
     assert elapsed < 5.0
+
+
+def test_an_unreadable_cache_is_a_one_line_error(
+    xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = cache_root(xdg)
+    root.mkdir(parents=True)
+    (root / "envs").symlink_to("envs")  # a loop: reading it fails like a denied directory
+    code, out, err = run_cli(capsys, "list")
+    assert (code, out) == (125, "")
+    assert err.startswith(f"pylockenv: error: cannot read the cache directory {root}/envs")
