@@ -23,7 +23,9 @@ REAL_UV = os.environ.get("PYLOCKENV_TEST_REAL_UV") or find_uv()
 # The probe app: one console script, `probe`, also runnable as `python -m probe_app`.
 # `probe env` prints what the process sees as JSON; `probe exit N` exits with N;
 # `probe kill-self N` dies of signal N; `probe wait-signal FILE` writes FILE.ready,
-# then waits until SIGTERM or SIGINT, writes the signal's number to FILE and exits 0.
+# then waits until SIGTERM or SIGINT, writes the signal's number to FILE and exits 0;
+# `probe count-sigint FILE` writes FILE.ready, appends a line to FILE per SIGINT, and
+# exits 0.5 s after the first.
 PROBE_SOURCE = """\
 import json
 import os
@@ -49,6 +51,15 @@ def main():
     elif what == "kill-self":
         os.kill(os.getpid(), int(rest[0]))
         time.sleep(60)
+    elif what == "count-sigint":
+        def count(signum, frame):
+            with open(rest[0], "a") as stream:
+                stream.write("SIGINT\\n")
+        signal.signal(signal.SIGINT, count)
+        open(rest[0] + ".ready", "w").close()
+        while not os.path.exists(rest[0]):
+            time.sleep(0.01)
+        time.sleep(0.5)  # long enough for a second SIGINT to arrive, if one is coming
     elif what == "wait-signal":
         def record(signum, frame):
             with open(rest[0], "w") as stream:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import pty
 import signal
+import sys
 from pathlib import Path
 from types import FrameType
 
 import pytest
-from envtools import make_app, run_env, start_cli, wait_for, write_uv_wrapper
+from envtools import make_app, pylockenv_argv, run_env, start_cli, wait_for, write_uv_wrapper
 from pylockenv.shell import execute, load, plan
 from pylockenv.shell.errors import CommandNotFound, ProvisionError
 from pylockenv.shell.progress import Progress
@@ -85,3 +88,23 @@ def test_execute_raises_provision_error_naming_the_step(tmp_path: Path) -> None:
         execute(plan(load(str(spec)), uv=str(failing)), progress=quiet())
     assert raised.value.step == "create-venv"
     assert raised.value.tail == ("error: wrapper refuses venv",)
+
+
+def test_ctrl_c_at_a_terminal_reaches_the_command_once(tmp_path: Path, uv_cache: Path) -> None:
+    record = tmp_path / "sigints.txt"
+    spec = make_app(tmp_path, command=f"probe count-sigint {record}")
+    env = run_env(tmp_path, uv_cache)
+    pid, terminal = pty.fork()  # the child leads a session whose terminal is the pty
+    if pid == 0:
+        os.execve(sys.executable, pylockenv_argv("run", "-q", str(spec)), env)
+    try:
+        wait_for(lambda: Path(f"{record}.ready").exists(), what="the command to start")
+        os.write(terminal, b"\x03")  # the terminal sends SIGINT to its foreground group
+        with contextlib.suppress(OSError):  # EIO once the session is gone
+            while os.read(terminal, 4096):
+                pass
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(terminal)
+    assert record.read_text() == "SIGINT\n"
+    assert os.waitstatus_to_exitcode(status) == 0
