@@ -202,6 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PylockenvError as exc:
         print(f"pylockenv: error: {exc}", file=sys.stderr)
         return exit_code_of(exc)
+    except OSError as exc:
+        # The disk or the system said no somewhere unforeseen: still a sentence, not a traceback.
+        print(f"pylockenv: error: {exc}", file=sys.stderr)
+        return EXIT_PYLOCKENV_FAILED
     except KeyboardInterrupt:
         # Ctrl-C before or after the part where execute() owns the signals.
         print("pylockenv: interrupted", file=sys.stderr)

@@ -77,6 +77,24 @@ def check_before_provisioning(plan: Plan) -> None:
     check_uv(plan.uv)
 
 
+def make_dirs(plan: Plan, path: str, *, leaf_mode: int | None = None) -> None:
+    """`os.makedirs(path)`; with `leaf_mode`, the last directory must be new and gets that mode.
+
+    Raises a PylockenvError that names the cache location when the disk says no.
+    """
+    try:
+        if leaf_mode is None:
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.mkdir(path, leaf_mode)  # fails if it exists: never reuse someone else's directory
+    except OSError as exc:
+        raise PylockenvError(
+            f"cannot create {path} ({exc.strerror}); the env cache lives in {plan.cache_root}, "
+            "so set XDG_CACHE_HOME to a directory this user can write to."
+        ) from None
+
+
 def run_step(step: UvStep, *, env_path: str, progress: Progress) -> None:
     """Run one uv step, its output captured (or shown, verbose); raise ProvisionError if it fails.
 
@@ -162,23 +180,28 @@ def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) ->
     from filelock import FileLock, Timeout
 
     assert plan.lock_path is not None
-    os.makedirs(os.path.dirname(plan.lock_path), exist_ok=True)
+    make_dirs(plan, os.path.dirname(plan.lock_path))
     lock = FileLock(plan.lock_path)
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        progress.say(
-            f"waiting for another process to finish provisioning env {plan.env_hash} "
-            f"({plan.env_path})"
-        )
         try:
-            lock.acquire(timeout=-1 if timeout is None else timeout)
+            lock.acquire(timeout=0)
         except Timeout:
-            raise LockTimeout(
-                f"gave up after {timeout:g}s waiting for {plan.lock_path}: another process is "
-                f"still provisioning env {plan.env_hash}; run again later, or give a longer "
-                "--lock-timeout."
-            ) from None
+            progress.say(
+                f"waiting for another process to finish provisioning env {plan.env_hash} "
+                f"({plan.env_path})"
+            )
+            lock.acquire(timeout=-1 if timeout is None else timeout)
+    except Timeout:  # an OSError too, so caught first
+        raise LockTimeout(
+            f"gave up after {timeout:g}s waiting for {plan.lock_path}: another process is "
+            f"still provisioning env {plan.env_hash}; run again later, or give a longer "
+            "--lock-timeout."
+        ) from None
+    except OSError as exc:
+        raise PylockenvError(
+            f"cannot take the lock {plan.lock_path} ({exc.strerror}); check that this user can "
+            "write there, or set XDG_CACHE_HOME to a directory it can."
+        ) from None
     try:
         yield
     finally:
@@ -231,8 +254,7 @@ def using_cached_env(
 def using_ephemeral_env(plan: Plan, progress: Progress) -> Iterator[None]:
     """Create, provision and hold a fresh private env for the block; remove it in every case."""
     check_before_provisioning(plan)
-    os.makedirs(os.path.dirname(plan.env_path), exist_ok=True)
-    os.mkdir(plan.env_path, 0o700)  # fails if it exists: never reuse someone else's directory
+    make_dirs(plan, plan.env_path, leaf_mode=0o700)
     progress.say(f"env {plan.env_hash}: provisioning ephemeral {plan.env_path}")
     started = time.monotonic()
     try:

@@ -119,3 +119,18 @@ def test_requirements_txt_is_accepted_in_place_of_a_pylock(tmp_path: Path, uv_ca
     result = cli(run_env(tmp_path, uv_cache), "run", str(spec))
     assert result.returncode == 0, result.stderr
     assert result.stdout == "plain ok\n"
+
+
+@pytest.mark.parametrize("refresh", [False, True], ids=["cached", "ephemeral"])
+def test_cache_location_that_cannot_be_created(
+    tmp_path: Path, uv_cache: Path, refresh: bool
+) -> None:
+    spec = make_app(tmp_path, refresh=refresh)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = run_env(tmp_path, uv_cache, XDG_CACHE_HOME=str(blocker / "cache"))
+    result = cli(env, "run", str(spec))
+    assert result.returncode == EXIT_PYLOCKENV_FAILED
+    assert f"cannot create {blocker}/cache/bfabric_app_runner/" in result.stderr
+    assert "XDG_CACHE_HOME" in result.stderr
+    assert "Traceback" not in result.stderr
