@@ -57,8 +57,10 @@ class SignalRelay:
         previous = {signum: signal.getsignal(signum) for signum in RELAYED}
         if any(handler is None for handler in previous.values()):
             return self  # set outside Python: we could not put it back
-        self._previous = previous
-        for signum in RELAYED:
+        # An ignored signal stays ignored, for us and (inherited) for the command: that is
+        # how a shell marks background jobs, and what nohup-like wrappers ask for.
+        self._previous = {s: h for s, h in previous.items() if h is not signal.SIG_IGN}
+        for signum in self._previous:
             signal.signal(signum, self._handle)
         return self
 

@@ -7,6 +7,7 @@ import io
 import os
 import pty
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
@@ -108,3 +109,28 @@ def test_ctrl_c_at_a_terminal_reaches_the_command_once(tmp_path: Path, uv_cache:
         os.close(terminal)
     assert record.read_text() == "SIGINT\n"
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.usefixtures("in_process_env")
+def test_an_ignored_signal_stays_ignored_for_the_command(tmp_path: Path) -> None:
+    spec = make_app(
+        tmp_path,
+        command="-c 'import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)'",
+    )
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pylockenv.shell import execute, load, plan;"
+                " sys.exit(execute(plan(load(sys.argv[1]))))",
+                str(spec),
+            ],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "True\n"
