@@ -257,8 +257,8 @@ def using_ephemeral_env(plan: Plan, progress: Progress) -> Iterator[None]:
     make_dirs(plan, plan.env_path, leaf_mode=0o700)
     progress.say(f"env {plan.env_hash}: provisioning ephemeral {plan.env_path}")
     started = time.monotonic()
-    try:
-        with ExitStack() as stack:
+    with ExitStack() as stack:
+        try:
             holding = False
             for step in plan.steps:
                 run_step(step, env_path=plan.env_path, progress=progress)
@@ -267,6 +267,7 @@ def using_ephemeral_env(plan: Plan, progress: Progress) -> Iterator[None]:
                     holding = True
             progress.say(f"env {plan.env_hash}: ready in {time.monotonic() - started:.2f}s")
             yield
-    finally:
-        if remove_env_dir(plan.env_path, progress):
-            progress.say(f"removed ephemeral env {plan.env_path}")
+        finally:
+            # Still holding the in-use lock, so gc cannot start removing it at the same time.
+            if remove_env_dir(plan.env_path, progress):
+                progress.say(f"removed ephemeral env {plan.env_path}")
