@@ -28,7 +28,8 @@ def test_env_is_in_use_while_the_command_runs_and_free_after(
     with try_exclusive(str(env_dir)) as free:
         assert not free
     os.kill(runner.pid, signal.SIGTERM)
-    assert runner.wait(timeout=60) == 0
+    _, stderr = runner.communicate(timeout=60)
+    assert runner.returncode == 0, stderr
     if not refresh:
         with try_exclusive(str(env_dir)) as free:
             assert free
