@@ -16,6 +16,7 @@ from cachekit import (
     cache_environ,
     cache_root,
     copy_env,
+    make_project,
     provision_template,
     run_cli,
     set_last_use,
@@ -235,3 +236,34 @@ def test_gc_never_removes_an_env_while_a_command_runs_in_it(
     assert (run.returncode, out) == (0, "app ran\n"), err
     assert actions(gc_json(capsys, "--older-than", "0s")) == {template.env_hash: "remove"}
     assert not env.exists()
+
+
+def test_gc_never_removes_the_ephemeral_env_of_a_running_command(
+    tmp_path: Path, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path / "project")
+    project.spec.write_text(project.spec.read_text() + "refresh: true\n")
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    command = [sys.executable, "-m", "pylockenv.shell.cli", "run", str(project.spec), "--"]
+    run = subprocess.Popen(
+        [*command, "wait", str(ready), str(go)],
+        env=cache_environ(xdg, tmp_path / "uv-cache"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        (ephemeral,) = (cache_root(xdg) / "ephemeral").iterdir()
+        during = gc_json(capsys, "--older-than", "0s")
+        assert actions(during) == {ephemeral.name: "skip"}
+        assert ephemeral.exists()
+    finally:
+        go.touch()
+        out, err = run.communicate(timeout=60)
+    assert (run.returncode, out) == (0, "app ran\n"), err
+    assert not ephemeral.exists()
