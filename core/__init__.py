@@ -4,11 +4,17 @@ Nothing in this package reads the disk, the environment or the clock; every fact
 about the machine arrives in a `HostFacts` value gathered by `pylockenv.shell`.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .errors import PlanError, PylockenvError, PylockError, SpecError
 from .facts import FileFact, HostFacts
 from .plan import EnvChanges, LocalDep, Plan, RunCommand, UvStep, plan
-from .render import render_json, render_shell
 from .spec import PythonEnvCommand, Spec, command_from_flags, load_spec
+
+if TYPE_CHECKING:
+    from .render import render_json, render_shell
 
 __all__ = [
     "EnvChanges",
@@ -30,3 +36,12 @@ __all__ = [
     "render_json",
     "render_shell",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The renderers load on first use: a run that prints no plan does not pay for them.
+    if name in ("render_json", "render_shell"):
+        from . import render
+
+        return getattr(render, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,6 @@ need the file's text, which the shell reads only when it is about to provision
 from __future__ import annotations
 
 import re
-import tomllib
 from typing import Literal
 
 from .errors import PylockError
@@ -61,6 +60,8 @@ def check_pylock_text(
     python_full_version: str,
 ) -> None:
     """Raise PylockError if the text is not TOML, or its requires-python excludes the version."""
+    import tomllib  # here: planning (every run) needs only the name check above
+
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -14,7 +14,6 @@ import sys
 from collections.abc import Sequence
 
 from pylockenv.core.errors import PylockenvError
-from pylockenv.core.render import render_json, render_shell
 from pylockenv.core.spec import Spec, command_from_flags
 
 from .errors import EXIT_PYLOCKENV_FAILED, EXIT_SIGNAL_BASE, EXIT_USAGE, exit_code_of
@@ -81,7 +80,13 @@ def _execution_arguments() -> argparse.ArgumentParser:
     return parent
 
 
-def _build_parser() -> argparse.ArgumentParser:
+# The commands that run or provision an env; the cache commands are only added to the
+# parser when the command line may name one (a warm run need not import them).
+ENV_COMMANDS = ("run", "provision")
+
+
+def _build_parser(*, with_cache_commands: bool = True) -> argparse.ArgumentParser:
+    """The whole command line, or (`with_cache_commands=False`) only `run` and `provision`."""
     parser = argparse.ArgumentParser(
         prog="pylockenv",
         description=(
@@ -121,9 +126,10 @@ def _build_parser() -> argparse.ArgumentParser:
             "flags), for example to pre-warm a node, and print the environment's path."
         ),
     )
-    from . import cachecmds
+    if with_cache_commands:
+        from . import cachecmds
 
-    cachecmds.register(commands)
+        cachecmds.register(commands)
     return parser
 
 
@@ -183,6 +189,8 @@ def _run_or_provision(
         print(path)
         return 0
     if ns.print_plan:
+        from pylockenv.core.render import render_json, render_shell
+
         sys.stdout.write(render_json(the_plan) if ns.json else render_shell(the_plan))
         return 0
     return execute(the_plan, extra, progress=_progress(ns), lock_timeout=ns.lock_timeout)
@@ -191,7 +199,7 @@ def _run_or_provision(
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `pylockenv` console script; returns the exit code."""
     own, extra = _split_extra_args(sys.argv[1:] if argv is None else argv)
-    parser = _build_parser()
+    parser = _build_parser(with_cache_commands=not own or own[0] not in ENV_COMMANDS)
     ns = parser.parse_args(own)
     handler = getattr(ns, "handler", None)
     if handler is not None:

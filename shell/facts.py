@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
-import socket
 import stat
 import sys
 
@@ -47,7 +45,8 @@ def gather_host_facts(*, uv: str | None = None) -> HostFacts:
     """The facts that do not depend on a spec (no `files`): enough to find the cache."""
     version = sys.version_info
     return HostFacts(
-        hostname=socket.gethostname(),
+        # What socket.gethostname() returns (the uname node name), without loading socket.
+        hostname=os.uname().nodename,
         home=os.path.expanduser("~"),
         cwd=os.getcwd(),
         xdg_cache_home=os.environ.get("XDG_CACHE_HOME"),
@@ -55,5 +54,5 @@ def gather_host_facts(*, uv: str | None = None) -> HostFacts:
         default_python_version=f"{version.major}.{version.minor}",
         python_full_version=f"{version.major}.{version.minor}.{version.micro}",
         uv=uv or find_uv(),
-        ephemeral_suffix=secrets.token_hex(8),
+        ephemeral_suffix=os.urandom(8).hex(),  # secrets.token_hex(8), without loading secrets
     )

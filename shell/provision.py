@@ -11,7 +11,6 @@ lock is released, so the next run starts clean.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,15 +20,15 @@ from contextlib import ExitStack, contextmanager
 
 from pylockenv.core.errors import PylockenvError, PylockError
 from pylockenv.core.plan import Plan, UvStep
-from pylockenv.core.pylock import check_pylock_text
 
 from .errors import LockTimeout, ProvisionError, UvNotFound
 from .inuse import holding_in_use
-from .marker import write_marker
 from .procenv import child_environ
 from .progress import Progress
-from .provenance import record_provenance, staleness_warnings
-from .uvbin import UV_ENV_VAR, check_uv
+from .uvbin import UV_ENV_VAR
+
+# A warm run only checks the marker, so what provisioning alone needs (the pylock
+# checks, uv, filelock, provenance, shutil) is imported where it is used.
 
 TAIL_LINES = 12
 # gc removing an env between our check and our in-use lock is rare; three rounds is plenty.
@@ -52,6 +51,10 @@ def check_before_provisioning(plan: Plan) -> None:
     Reads the pylock (the only time pylockenv opens it), checks it as TOML and
     against the plan's Python, and checks that uv runs and is recent enough.
     """
+    from pylockenv.core.pylock import check_pylock_text
+
+    from .uvbin import check_uv
+
     try:
         with open(plan.pylock, encoding="utf-8") as stream:
             text = stream.read()
@@ -139,6 +142,8 @@ def remove_env_dir(path: str, progress: Progress) -> bool:
 
     Returns whether the directory is gone.
     """
+    import shutil
+
     try:
         shutil.rmtree(path)
     except FileNotFoundError:
@@ -151,6 +156,11 @@ def remove_env_dir(path: str, progress: Progress) -> bool:
 
 def _provision_cached(plan: Plan, progress: Progress) -> None:
     """Under the lock: clear what is there, run the steps, write the marker last."""
+    import shutil
+
+    from .marker import write_marker
+    from .provenance import record_provenance
+
     if os.path.lexists(plan.env_path):
         reason = (
             "its bin/python no longer resolves (its base interpreter was removed or upgraded)"
@@ -211,6 +221,8 @@ def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) ->
 def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None = None) -> None:
     """Make the cached env of `plan` ready, provisioning it under its lock only if needed."""
     if is_ready(plan):
+        from .provenance import staleness_warnings
+
         progress.say(f"env {plan.env_hash}: reusing {plan.env_path}")
         for warning in staleness_warnings(plan):
             progress.say(f"warning: {warning}")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 
 UV_ENV_VAR = "PYLOCKENV_UV"
 
@@ -27,6 +25,8 @@ def find_uv() -> str:
             return os.fsdecode(find_uv_bin())
         except FileNotFoundError:
             pass
+    import shutil
+
     return shutil.which("uv") or "uv"
 
 
@@ -40,6 +40,8 @@ def check_uv(uv: str) -> str:
 
     Called only before provisioning (a warm run never starts uv).
     """
+    import subprocess
+
     from .errors import UvNotFound
 
     how = (

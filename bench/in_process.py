@@ -1,0 +1,61 @@
+"""In-process: `execute(plan(spec))` against `subprocess.run([<env>/bin/python, "-c", "pass"])`.
+
+Usage: python bench/in_process.py [REPEATS]   (default 200; target: ratio <= 1.02x)
+
+Both run from this one Python process, interleaved, against an env provisioned
+beforehand (warm). The spec is loaded once, as an app runner holding its spec
+would; each repetition plans it afresh (host facts, stat of the pylock, hash)
+and executes the plan (marker check, in-use lock, signal relay, the command).
+pylockenv's progress line goes to /dev/null.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchkit import APP_NAME, base_environ, env_dirs, interleaved, make_app, table
+
+TARGET = 1.02
+
+
+def main(repeats: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-in-process-") as tmp:
+        work = Path(tmp)
+        spec_path = make_app(work / "app")
+        # This process is the caller: it gets the same private caches as a CLI run would.
+        environ = base_environ(work)
+        os.environ.clear()
+        os.environ.update(environ)
+        from pylockenv.shell import execute, load, plan
+        from pylockenv.shell.progress import Progress
+
+        spec = load(str(spec_path), APP_NAME)
+        with open(os.devnull, "w") as devnull:
+            progress = Progress(stream=devnull)
+            assert execute(plan(spec), progress=progress) == 0  # provisions the env
+            (env_path,) = env_dirs(work / "xdg")
+            direct = [str(env_path / "bin" / "python"), "-c", "pass"]
+            for _ in range(5):
+                execute(plan(spec), progress=progress)
+                subprocess.run(direct)
+            times = interleaved(
+                {
+                    "execute(plan(spec))": lambda: execute(plan(spec), progress=progress),
+                    "subprocess.run(python -c pass)": lambda: subprocess.run(direct),
+                },
+                repeats,
+                before=lambda: None,
+            )
+    print(f"in-process, {repeats} interleaved repetitions each (target <= {TARGET:g}x)")
+    print(table(times, baseline="subprocess.run(python -c pass)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200))
