@@ -33,6 +33,7 @@ from .uvbin import UV_ENV_VAR
 TAIL_LINES = 12
 # gc removing an env between our check and our in-use lock is rare; three rounds is plenty.
 IN_USE_ATTEMPTS = 3
+LOCK_POLL = 0.005  # seconds between attempts to take a provisioning lock held by another run
 
 
 def python_path(plan: Plan) -> str:
@@ -200,7 +201,9 @@ def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) ->
                 f"waiting for another process to finish provisioning env {plan.env_hash} "
                 f"({plan.env_path})"
             )
-            lock.acquire(timeout=-1 if timeout is None else timeout)
+            # Polled: a short interval lets the waiters of a crowd start soon after the
+            # provisioning finishes (filelock's default waits up to 50 ms more).
+            lock.acquire(timeout=-1 if timeout is None else timeout, poll_interval=LOCK_POLL)
     except Timeout:  # an OSError too, so caught first
         raise LockTimeout(
             f"gave up after {timeout:g}s waiting for {plan.lock_path}: another process is "
