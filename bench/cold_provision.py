@@ -1,6 +1,6 @@
 """Cold provisioning: `pylockenv provision SPEC NAME` against the plan's bare uv commands in sh.
 
-Usage: python bench/cold_provision.py [REPEATS]   (default 8; target: ratio <= 1.25x)
+Usage: python bench/cold_provision.py [REPEATS]   (default 10; target: ratio <= 1.25x)
 
 The app locks 3 tiny wheels and adds 1 local extra wheel. uv's cache is warmed
 once beforehand and shared by both sides; every repetition of either side gets a
@@ -97,4 +97,4 @@ def main(repeats: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 8))
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 10))

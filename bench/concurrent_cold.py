@@ -1,6 +1,6 @@
 """Eight concurrent cold `pylockenv run SPEC NAME` against one cold run: wall time, provisionings.
 
-Usage: python bench/concurrent_cold.py [REPEATS]   (default 5; targets: ratio <= 1.5x and
+Usage: python bench/concurrent_cold.py [REPEATS]   (default 6; targets: ratio <= 1.5x and
 exactly 1 provisioning per crowd of 8)
 
 Each repetition of either side starts on a fresh XDG_CACHE_HOME (uv's cache is
@@ -101,4 +101,4 @@ def main(repeats: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5))
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 6))

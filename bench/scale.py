@@ -1,13 +1,14 @@
 """Scale: planning with many local extra deps; `list` and `gc --dry-run` on caches of many envs.
 
-Usage: python bench/scale.py [REPEATS]   (default 5 for the cache commands, 40x that for plans)
+Usage: python bench/scale.py [REPEATS]   (default 10 for the cache commands, 20x that for plans)
 
 Planning: `plan(spec)` in this process (host facts, a stat per extra, the core's
 plan) for specs with 50, 100, 200 and 400 local extra wheels (tiny files; planning
 only stats them). Cache commands: `pylockenv list` and `pylockenv gc --dry-run`,
-each a fresh process of the installed pylockenv, on caches of 125, 250 and 500 envs.
+each a fresh process of the installed pylockenv, on caches of 125, 250, 500 and 1000 envs.
 One env is provisioned for real; the others are made cheaply from it: a directory
-holding a copy of its marker and pyvenv.cfg and its bin/python symlink. Sizes are
+holding a copy of its marker and pyvenv.cfg, its bin/python symlink and an in-use
+file last used 60 days ago (so gc finds them all removable). Sizes are
 interleaved; the per-item column shows whether time grows linearly.
 """
 
@@ -36,7 +37,8 @@ from benchkit import (
 )
 
 EXTRAS = (50, 100, 200, 400)  # the first size of each list is the baseline of the growth column
-ENVS = (125, 250, 500)
+ENVS = (125, 250, 500, 1000)
+OLD = 60 * 24 * 3600  # every env was last used 60 days ago, so gc would remove them all
 
 
 def growth_table(times: Mapping[int, Sequence[float]], item: str) -> str:
@@ -87,7 +89,11 @@ def bench_plans(work: Path, repeats: int) -> str:
 
 
 def fill_cache(xdg: Path, template: Path, count: int) -> None:
-    """`count` envs in the cache at `xdg`: the template's marker, pyvenv.cfg and bin/python."""
+    """`count` envs in the cache at `xdg`: the template's marker, pyvenv.cfg and bin/python.
+
+    Each also has an in-use file dated 60 days back, so that `gc --dry-run` finds every
+    env old enough to remove, and probes its lock, as a real gc would.
+    """
     envs = xdg / "bfabric_app_runner" / "envs"
     for i in range(count):
         env = envs / f"{i:016x}"
@@ -95,6 +101,9 @@ def fill_cache(xdg: Path, template: Path, count: int) -> None:
         shutil.copy2(template / ".provisioned", env / ".provisioned")
         shutil.copy2(template / "pyvenv.cfg", env / "pyvenv.cfg")
         os.symlink(os.readlink(template / "bin" / "python"), env / "bin" / "python")
+        (env / ".in-use").touch()
+        last_use = (env / ".in-use").stat().st_mtime - OLD
+        os.utime(env / ".in-use", (last_use, last_use))
 
 
 def bench_cache(work: Path, repeats: int) -> list[str]:
@@ -131,7 +140,7 @@ def main(repeats: int) -> int:
         environ = base_environ(work)
         os.environ.clear()
         os.environ.update(environ)
-        plans = bench_plans(work, repeats * 40)
+        plans = bench_plans(work, repeats * 20)
         caches = bench_cache(work, repeats)
     print("plan(spec) with N local extra deps, in process")
     print(plans)
@@ -142,4 +151,4 @@ def main(repeats: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5))
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 10))
