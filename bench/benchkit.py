@@ -149,7 +149,7 @@ def interleaved(
     times: dict[str, list[float]] = {name: [] for name in actions}
     for i in range(repeats):
         # Alternate which goes first, so neither always follows the other.
-        names = list(actions) if i % 2 == 0 else list(reversed(actions))
+        names = list(actions) if i % 2 == 0 else list(actions)[::-1]
         for name in names:
             before()
             times[name].append(timed(actions[name]))

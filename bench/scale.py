@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -80,7 +81,7 @@ def bench_plans(work: Path, repeats: int) -> str:
         spec_file.write_text("\n".join(lines) + "\n")
         specs[count] = load(str(spec_file))
     actions: dict[str, Callable[[], object]] = {
-        str(count): (lambda spec=spec: plan(spec)) for count, spec in specs.items()
+        str(count): partial(plan, spec) for count, spec in specs.items()
     }
     for action in actions.values():
         action()
@@ -124,7 +125,7 @@ def bench_cache(work: Path, repeats: int) -> list[str]:
             subprocess.run([pylockenv, *args], env=env, stdout=subprocess.DEVNULL, check=True)
 
         actions: dict[str, Callable[[], object]] = {
-            str(count): (lambda env=env: command(env)) for count, env in environs.items()
+            str(count): partial(command, env) for count, env in environs.items()
         }
         for action in actions.values():
             action()
