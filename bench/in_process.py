@@ -6,7 +6,9 @@ Both run from this one Python process, interleaved, against an env provisioned
 beforehand (warm). The spec is loaded once, as an app runner holding its spec
 would; each repetition plans it afresh (host facts, stat of the pylock, hash)
 and executes the plan (marker check, in-use lock, signal relay, the command).
-pylockenv's progress line goes to /dev/null.
+pylockenv's progress line goes to /dev/null. The second row is the same with
+PYLOCKENV_UV unset, so that planning looks for the bundled uv (an app runner's
+default); the target compares the first row with the last.
 """
 
 from __future__ import annotations
@@ -44,9 +46,20 @@ def main(repeats: int) -> int:
             for _ in range(5):
                 execute(plan(spec), progress=progress)
                 subprocess.run(direct)
+            uv = os.environ["PYLOCKENV_UV"]
+
+            def uv_looked_up() -> None:
+                del os.environ["PYLOCKENV_UV"]  # as an app runner that never set it
+                try:
+                    execute(plan(spec), progress=progress)
+                finally:
+                    os.environ["PYLOCKENV_UV"] = uv
+
+            uv_looked_up()
             times = interleaved(
                 {
                     "execute(plan(spec))": lambda: execute(plan(spec), progress=progress),
+                    "  the same, uv looked up": uv_looked_up,
                     "subprocess.run(python -c pass)": lambda: subprocess.run(direct),
                 },
                 repeats,
