@@ -8,11 +8,8 @@ writes, is accepted); its JSON content says what went into the env, so that
 from __future__ import annotations
 
 import hashlib
-import subprocess
-from importlib import metadata
 from typing import Any
 
-from pylockenv.core.cacheview import iso_utc
 from pylockenv.core.plan import Plan
 from pylockenv.core.staleness import changed_extras, staleness_message
 
@@ -45,35 +42,29 @@ def read_pyvenv_cfg(env_path: str) -> dict[str, str]:
     return {key.strip(): value.strip() for key, sep, value in pairs if sep}
 
 
-def uv_version(uv: str) -> str | None:
-    """What `uv --version` prints (`uv 0.13.9 (...)`), or None when uv does not answer."""
-    try:
-        done = subprocess.run(
-            [uv, "--version"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if done.returncode != 0:
-        return None
-    return done.stdout.strip() or None
-
-
 def pylockenv_version() -> str | None:
     """The installed pylockenv distribution's version."""
+    # Imported here: importlib.metadata is slow to import, and only provisioning needs it.
+    from importlib import metadata
+
     try:
         return metadata.version("pylockenv")
     except metadata.PackageNotFoundError:
         return None
 
 
-def record_provenance(plan: Plan, *, started: float, duration: float) -> dict[str, Any]:
+def record_provenance(
+    plan: Plan, *, started: float, duration: float, uv_version: str | None
+) -> dict[str, Any]:
     """The provenance written into the marker of a freshly provisioned env.
 
     `started` is when provisioning began (seconds since the epoch) and
     `duration` how long it took. Call it after the last uv step: it reads the
     env's `pyvenv.cfg` for the actual interpreter version, hashes the pylock and
-    the file extras, and asks uv for its version.
+    the file extras. `uv_version` is what `uv --version` printed before provisioning.
     """
+    from pylockenv.core.cacheview import iso_utc
+
     # A hostname cannot contain ":", so the hash input's first field is exactly it.
     host = plan.hash_input.split(":", 1)[0]
     extras = []
@@ -97,7 +88,7 @@ def record_provenance(plan: Plan, *, started: float, duration: float) -> dict[st
         },
         "local_extra_deps": extras,
         "uv": plan.uv,
-        "uv_version": uv_version(plan.uv),
+        "uv_version": uv_version,
         "started": iso_utc(started),
         "duration_seconds": round(duration, 3),
         "pylockenv_version": pylockenv_version(),

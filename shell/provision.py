@@ -46,11 +46,12 @@ def is_ready(plan: Plan) -> bool:
     return os.path.exists(plan.marker_path) and os.path.exists(python_path(plan))
 
 
-def check_before_provisioning(plan: Plan) -> None:
+def check_before_provisioning(plan: Plan) -> str:
     """Everything that can be checked before a directory or lock is created.
 
     Reads the pylock (the only time pylockenv opens it), checks it as TOML and
     against the plan's Python, and checks that uv runs and is recent enough.
+    Returns what `uv --version` printed, for the provenance.
     """
     from pylockenv.core.pylock import check_pylock_text
 
@@ -78,7 +79,7 @@ def check_before_provisioning(plan: Plan) -> None:
             default_python_version=f"{version.major}.{version.minor}",
             python_full_version=f"{version.major}.{version.minor}.{version.micro}",
         )
-    check_uv(plan.uv)
+    return check_uv(plan.uv)
 
 
 def make_dirs(plan: Plan, path: str, *, leaf_mode: int | None = None) -> None:
@@ -155,7 +156,7 @@ def remove_env_dir(path: str, progress: Progress) -> bool:
     return True
 
 
-def _provision_cached(plan: Plan, progress: Progress) -> None:
+def _provision_cached(plan: Plan, progress: Progress, uv_version: str) -> None:
     """Under the lock: clear what is there, run the steps, write the marker last."""
     import shutil
 
@@ -177,7 +178,8 @@ def _provision_cached(plan: Plan, progress: Progress) -> None:
             run_step(step, env_path=plan.env_path, progress=progress)
         duration = time.monotonic() - started
         write_marker(
-            plan.marker_path, record_provenance(plan, started=started_wall, duration=duration)
+            plan.marker_path,
+            record_provenance(plan, started=started_wall, duration=duration, uv_version=uv_version),
         )
     except BaseException:
         remove_env_dir(plan.env_path, progress)
@@ -230,12 +232,12 @@ def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None 
         for warning in staleness_warnings(plan):
             progress.say(f"warning: {warning}")
         return
-    check_before_provisioning(plan)
+    uv_version = check_before_provisioning(plan)
     with _provisioning_lock(plan, progress, lock_timeout):
         if is_ready(plan):
             progress.say(f"env {plan.env_hash}: provisioned by another process, reusing it")
             return
-        _provision_cached(plan, progress)
+        _provision_cached(plan, progress, uv_version)
 
 
 @contextmanager

@@ -49,7 +49,7 @@ MIN_UV_VERSION = (0, 6, 15)
 
 
 def check_uv(uv: str) -> str:
-    """Run `uv --version`; return the version text, or raise UvNotFound saying what to do.
+    """Run `uv --version`; return what it printed (`uv 0.13.9 (...)`), or raise UvNotFound.
 
     Called only before provisioning (a warm run never starts uv).
     """
@@ -79,7 +79,7 @@ def check_uv(uv: str) -> str:
             f"uv at {uv!r} is version {words[1]}, but installing from pylock.toml files needs "
             f"uv {_dotted(MIN_UV_VERSION)} or later; {how}."
         )
-    return words[1]
+    return result.stdout.strip()
 
 
 def _parsed(text: str) -> tuple[int, ...] | None:

@@ -78,7 +78,9 @@ def test_provenance_records_a_directory_extra_by_path_only(
     (tmp_path / "srctree").mkdir()
     spec = tmp_path / "dir.yml"
     spec.write_text(project.spec.read_text().replace("[dist/", "[srctree, dist/"))
-    recorded = record_provenance(plan(load(str(spec))), started=0.0, duration=1.0)
+    recorded = record_provenance(
+        plan(load(str(spec))), started=0.0, duration=1.0, uv_version="uv 0.13.9"
+    )
     assert recorded["local_extra_deps"][0] == {
         "path": str(tmp_path / "srctree"),
         "kind": "directory",
