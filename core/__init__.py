@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# The one place the version is written: pyproject.toml reads it from here.
+__version__ = "0.1.0"
+
 from .errors import PlanError, PylockenvError, PylockError, SpecError
 from .facts import FileFact, HostFacts
 from .plan import EnvChanges, LocalDep, Plan, RunCommand, UvStep, plan

@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from pylockenv.core import __version__
 from pylockenv.core.errors import PylockenvError
 from pylockenv.core.spec import Spec, command_from_flags
 
@@ -99,6 +100,7 @@ def _build_parser(*, with_cache_commands: bool = True) -> argparse.ArgumentParse
             "2 usage error"
         ),
     )
+    parser.add_argument("--version", action="version", version=f"pylockenv {__version__}")
     commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
     spec_args, exec_args = _spec_arguments(), _execution_arguments()
     run = commands.add_parser(

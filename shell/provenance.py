@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from pylockenv.core import __version__
 from pylockenv.core.plan import Plan
 from pylockenv.core.staleness import changed_extras, staleness_message
 
@@ -40,17 +41,6 @@ def read_pyvenv_cfg(env_path: str) -> dict[str, str]:
         return {}
     pairs = (line.partition("=") for line in lines)
     return {key.strip(): value.strip() for key, sep, value in pairs if sep}
-
-
-def pylockenv_version() -> str | None:
-    """The installed pylockenv distribution's version."""
-    # Imported here: importlib.metadata is slow to import, and only provisioning needs it.
-    from importlib import metadata
-
-    try:
-        return metadata.version("pylockenv")
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def record_provenance(
@@ -91,7 +81,7 @@ def record_provenance(
         "uv_version": uv_version,
         "started": iso_utc(started),
         "duration_seconds": round(duration, 3),
-        "pylockenv_version": pylockenv_version(),
+        "pylockenv_version": __version__,
         "source": plan.source,
     }
 
