@@ -18,7 +18,6 @@ EnvState = Literal[
     "broken",
     "in provisioning",
     "ephemeral in use",
-    "ephemeral starting",
     "orphaned ephemeral",
 ]
 
@@ -46,8 +45,8 @@ class EnvObservation:
 
     `marker` is the parsed provenance ({} for the reference's empty marker) or
     None when there is no marker. `provisioning` says the env's provisioning lock
-    is held by someone; `in_use` says a running command holds its in-use lock,
-    and `in_use_file` that the in-use lock file exists at all. Times are seconds
+    is held by someone; `in_use` says a running command holds its in-use lock.
+    Times are seconds
     since the epoch; None when there was nothing to read them from.
     """
 
@@ -59,7 +58,6 @@ class EnvObservation:
     interpreter_ok: bool
     provisioning: bool
     in_use: bool
-    in_use_file: bool
     created: float | None
     last_used: float | None
     python_version: str | None
@@ -76,10 +74,8 @@ class EnvObservation:
 def env_state(env: EnvObservation) -> EnvState:
     """The state `list` shows for `env`.
 
-    An ephemeral env lives only while its run holds the in-use lock, so one
-    nobody holds is orphaned; but its run takes that lock only once `uv venv`
-    has made the env, so one without the lock file yet is still starting (or its
-    run died while creating it: gc tells the two apart by age). A cached env
+    An ephemeral env's run holds its lock from creating the directory until it
+    has removed it, so one nobody holds is orphaned. A cached env
     whose provisioning lock is held is "in provisioning" whatever its directory
     holds; otherwise the marker decides between ready and partial, and a marker
     whose interpreter does not resolve (the base Python was removed) is broken.
@@ -87,7 +83,7 @@ def env_state(env: EnvObservation) -> EnvState:
     if env.kind == "ephemeral":
         if env.in_use:
             return "ephemeral in use"
-        return "orphaned ephemeral" if env.in_use_file else "ephemeral starting"
+        return "orphaned ephemeral"
     if env.provisioning:
         return "in provisioning"
     if env.marker is None:

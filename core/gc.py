@@ -15,10 +15,6 @@ from .duration import format_duration
 from .envstate import EnvObservation, env_state
 
 # "failed" is never decided, only reported: the shell could not carry out a removal.
-# How long an ephemeral env may exist without its in-use lock file before gc takes its
-# run for dead: creating the venv (maybe downloading a Python) happens before the lock.
-EPHEMERAL_START_GRACE = 3600.0
-
 GcAction = Literal["remove", "skip", "keep", "failed"]
 
 
@@ -61,11 +57,6 @@ def gc_decision(env: EnvObservation, policy: GcPolicy) -> GcDecision:
         return decide("skip", "in use by a running command")
     if state == "orphaned ephemeral":
         return decide("remove", "orphaned ephemeral env: the run that made it is gone")
-    if state == "ephemeral starting":
-        age = None if env.created is None else policy.now - env.created
-        if age is not None and age < EPHEMERAL_START_GRACE:
-            return decide("skip", f"ephemeral env made {format_duration(age)} ago, still starting")
-        return decide("remove", "orphaned ephemeral env: its run died while creating it")
     if state == "partial":
         return decide("remove", "partial: no marker, and nobody is provisioning it")
     if state == "broken":

@@ -72,6 +72,8 @@ def observe_env(
     if provisioning is None:
         provisioning = kind == "cached" and _held_by_someone(f"{path}.lock")
     in_use_file = in_use_path(path)
+    # An ephemeral env's run holds a lock on the directory itself (see shell.inuse).
+    in_use = _held_by_someone(path if kind == "ephemeral" else in_use_file)
     return EnvObservation(
         name=os.path.basename(path),
         kind=kind,
@@ -79,8 +81,7 @@ def observe_env(
         marker=marker,
         interpreter_ok=os.path.exists(f"{path}/bin/python"),
         provisioning=provisioning,
-        in_use=_held_by_someone(in_use_file),
-        in_use_file=os.path.lexists(in_use_file),
+        in_use=in_use,
         created=_mtime(f"{path}/pyvenv.cfg") or _mtime(path),
         # Each run touches .in-use; an env no run has used yet was last "used" when made.
         last_used=_mtime(in_use_file) or (_mtime(marker_path) if marker is not None else None),
@@ -152,7 +153,7 @@ def _collect_unlocked(env: EnvObservation, policy: GcPolicy) -> tuple[GcDecision
     decision = gc_decision(fresh, policy)
     if decision.action != "remove":
         return decision, fresh
-    with try_exclusive(env.path) as free:
+    with try_exclusive(env.path, ephemeral=env.kind == "ephemeral") as free:
         if not free:
             return GcDecision(
                 name=env.name, action="skip", reason="in use by a running command"

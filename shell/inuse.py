@@ -1,8 +1,10 @@
 """Knowing which environments are in use, so that `gc` never removes one under a command.
 
-Every run holds a shared `flock` on `<env>/.in-use` for as long as the command
-runs (an ephemeral env: from its creation until it is removed). Opening that
-file is also when the run records the env's last use, with one `utime`.
+Every run of a cached env holds a shared `flock` on `<env>/.in-use` for as long
+as the command runs; opening that file is also when the run records the env's
+last use, with one `utime`. An ephemeral env's run holds a shared `flock` on the
+env directory itself, from the moment it creates it until it has removed it
+(`uv venv` wants the directory empty, so no lock file can be put inside first).
 
 `gc` takes the exclusive lock without waiting: if it cannot, the env is in use
 and is skipped. While gc holds it, it removes the marker first, so a run that
@@ -38,13 +40,31 @@ def holding_in_use(env_path: str) -> Iterator[None]:
 
 
 @contextmanager
-def try_exclusive(env_path: str) -> Iterator[bool]:
+def holding_directory(env_path: str) -> Iterator[None]:
+    """Hold a shared lock on the (ephemeral) env directory itself for the block."""
+    fd = os.open(env_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _open_lock_target(env_path: str, ephemeral: bool) -> int:
+    if ephemeral:
+        return os.open(env_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    return os.open(in_use_path(env_path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+@contextmanager
+def try_exclusive(env_path: str, *, ephemeral: bool = False) -> Iterator[bool]:
     """Try, without waiting, to take the in-use lock exclusively; yields whether it was taken.
 
-    A missing env directory counts as not in use (yields True, holding nothing).
+    The lock is `<env>/.in-use` for a cached env, the directory for an ephemeral
+    one. A missing env directory counts as not in use (yields True, holding nothing).
     """
     try:
-        fd = os.open(in_use_path(env_path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = _open_lock_target(env_path, ephemeral)
     except FileNotFoundError:
         yield True
         return

@@ -22,7 +22,7 @@ from pylockenv.core.errors import PylockenvError, PylockError
 from pylockenv.core.plan import Plan, UvStep
 
 from .errors import LockTimeout, ProvisionError, UvNotFound
-from .inuse import holding_in_use
+from .inuse import holding_directory, holding_in_use
 from .procenv import child_environ
 from .progress import Progress
 from .uvbin import UV_ENV_VAR
@@ -276,12 +276,10 @@ def using_ephemeral_env(plan: Plan, progress: Progress) -> Iterator[None]:
     started = time.monotonic()
     with ExitStack() as stack:
         try:
-            holding = False
+            # Held from creation until removal, so gc never takes a live run's env for orphaned.
+            stack.enter_context(holding_directory(plan.env_path))
             for step in plan.steps:
                 run_step(step, env_path=plan.env_path, progress=progress)
-                if not holding:  # uv venv wants an empty directory: hold it once the venv exists
-                    stack.enter_context(holding_in_use(plan.env_path))
-                    holding = True
             progress.say(f"env {plan.env_hash}: ready in {time.monotonic() - started:.2f}s")
             yield
         finally:

@@ -24,7 +24,6 @@ READY = EnvObservation(
     interpreter_ok=True,
     provisioning=False,
     in_use=False,
-    in_use_file=True,
     created=NOW - 100 * DAY,
     last_used=NOW - 10 * DAY,
     python_version="3.11.7",
@@ -78,7 +77,6 @@ def test_cached_env_states(changes: dict[str, Any], state: str) -> None:
     [
         ({"in_use": True}, "ephemeral in use"),
         ({}, "orphaned ephemeral"),
-        ({"in_use_file": False}, "ephemeral starting"),
     ],
 )
 def test_ephemeral_env_states(changes: dict[str, Any], state: str) -> None:
@@ -103,12 +101,6 @@ def test_gc_skips_envs_in_use_or_in_provisioning_whatever_their_age() -> None:
 def test_gc_removes_partial_broken_and_orphaned_envs_whatever_their_age() -> None:
     for env in (evolve(READY, marker=None), evolve(READY, interpreter_ok=False), EPHEMERAL):
         assert decide(evolve(env, last_used=NOW)) == "remove"
-
-
-def test_gc_waits_an_hour_before_taking_a_starting_ephemeral_env_for_dead() -> None:
-    starting = evolve(EPHEMERAL, in_use_file=False)
-    assert decide(evolve(starting, created=NOW - 60)) == "skip"
-    assert decide(evolve(starting, created=NOW - 2 * 3600)) == "remove"
 
 
 def test_gc_with_names_removes_only_those_whatever_their_age() -> None:

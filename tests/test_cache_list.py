@@ -20,6 +20,7 @@ from cachekit import (
 )
 from filelock import FileLock
 from pylockenv.core.cacheview import SIZE_NOTE
+from pylockenv.shell.inuse import holding_directory
 
 
 @pytest.fixture(scope="module")
@@ -114,17 +115,17 @@ def test_an_env_whose_provisioning_lock_is_held_is_in_provisioning(
 def test_an_ephemeral_env_nobody_holds_is_orphaned(
     template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = copy_env(template, xdg, "env_0123abcd", kind="ephemeral")
-    (env / ".in-use").touch()
+    copy_env(template, xdg, "env_0123abcd", kind="ephemeral")
     entry = listed(capsys)["env_0123abcd"]
     assert (entry["kind"], entry["state"]) == ("ephemeral", "orphaned ephemeral")
 
 
-def test_an_ephemeral_env_without_its_lock_file_yet_is_starting(
+def test_an_ephemeral_env_whose_directory_is_locked_is_in_use(
     template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    copy_env(template, xdg, "env_0123abcd", kind="ephemeral")
-    assert listed(capsys)["env_0123abcd"]["state"] == "ephemeral starting"
+    env = copy_env(template, xdg, "env_0123abcd", kind="ephemeral")
+    with holding_directory(str(env)):
+        assert listed(capsys)["env_0123abcd"]["state"] == "ephemeral in use"
 
 
 def test_envs_are_sorted_most_recently_used_first(

@@ -25,7 +25,7 @@ def test_env_is_in_use_while_the_command_runs_and_free_after(
     runner = start_cli(run_env(tmp_path, uv_cache), "run", str(spec))
     wait_for(lambda: Path(f"{record}.ready").exists(), what="the command to start")
     [env_dir] = ephemeral_dirs(tmp_path) if refresh else env_dirs(tmp_path)
-    with try_exclusive(str(env_dir)) as free:
+    with try_exclusive(str(env_dir), ephemeral=refresh) as free:
         assert not free
     os.kill(runner.pid, signal.SIGTERM)
     _, stderr = runner.communicate(timeout=60)

@@ -22,6 +22,7 @@ from cachekit import (
     set_last_use,
 )
 from filelock import FileLock
+from pylockenv.shell.inuse import holding_directory
 
 DAY = 86400
 
@@ -142,22 +143,22 @@ def test_gc_removes_an_orphaned_ephemeral_env(
     assert not env.exists()
 
 
-def test_gc_leaves_a_young_ephemeral_env_that_is_still_starting(
+def test_gc_skips_an_ephemeral_env_whose_run_holds_its_directory(
+    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = copy_env(template, xdg, "env_0123abcd", kind="ephemeral")
+    with holding_directory(str(env)):
+        assert actions(gc_json(capsys)) == {"env_0123abcd": "skip"}
+    assert env.exists()
+
+
+def test_gc_removes_a_fresh_ephemeral_env_nobody_holds(
     template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env = copy_env(template, xdg, "env_0123abcd", kind="ephemeral")
     os.utime(env / "pyvenv.cfg")
-    assert actions(gc_json(capsys)) == {"env_0123abcd": "skip"}
-    assert env.exists()
-
-
-def test_gc_removes_an_ephemeral_env_whose_run_died_while_creating_it(
-    template: Template, xdg: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    env = copy_env(template, xdg, "env_0123abcd", kind="ephemeral")
-    old = time.time() - 2 * 3600
-    os.utime(env / "pyvenv.cfg", (old, old))
     assert actions(gc_json(capsys)) == {"env_0123abcd": "remove"}
+    assert not env.exists()
 
 
 def test_gc_dry_run_removes_nothing_but_says_what_it_would(
