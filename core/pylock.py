@@ -69,6 +69,13 @@ def check_pylock_text(
             f"{where}: pylock: {path} is not valid TOML ({exc}); "
             "regenerate it, for example with 'uv export --format pylock.toml -o pylock.toml'."
         ) from None
+    missing = [key for key in ("lock-version", "packages") if key not in document]
+    if missing:
+        raise PylockError(
+            f"{where}: pylock: {path} is TOML but not a PEP 751 lock file: it has no "
+            f"{' or '.join(repr(key) for key in missing)}; regenerate it, for example with "
+            "'uv export --format pylock.toml -o pylock.toml'."
+        )
     requires = document.get("requires-python")
     if requires is None:
         return

@@ -22,7 +22,7 @@ from pylockenv.core.cacheview import (
 )
 from pylockenv.core.duration import DurationError, parse_duration
 from pylockenv.core.envstate import EnvObservation, reachability, reuse_verdict
-from pylockenv.core.errors import PylockenvError
+from pylockenv.core.errors import PylockenvError, SpecError
 from pylockenv.core.gc import GcDecision, GcPolicy, gc_decision
 from pylockenv.core.render import plan_to_dict, render_shell
 
@@ -91,6 +91,11 @@ def run_show(ns: argparse.Namespace) -> int:
         else:
             sys.stdout.write(render_show(env, verdict=("reused by its spec's next run", verdict)))
         return 0
+    if not os.path.exists(ns.target):
+        raise SpecError(
+            f"{ns.target!r} is neither a spec file nor the hash of an environment in {root}; "
+            "'pylockenv list' shows the hashes (16 hex digits, or env_... for an ephemeral env)."
+        )
     from . import load, plan
 
     the_plan = plan(load(ns.target, ns.name))

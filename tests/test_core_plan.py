@@ -265,7 +265,19 @@ def test_the_ephemeral_suffix_does_not_change_a_cached_plan() -> None:
 def test_a_lock_whose_requires_python_excludes_the_version_is_refused() -> None:
     with pytest.raises(PylockError, match=r"requires Python >=3\.12, but the environment would"):
         check_pylock_text(
-            'lock-version = "1.0"\nrequires-python = ">=3.12"\n',
+            'lock-version = "1.0"\nrequires-python = ">=3.12"\npackages = []\n',
+            path=LOCK,
+            where="app.yml",
+            python_version="3.11",
+            default_python_version="3.11",
+            python_full_version="3.11.9",
+        )
+
+
+def test_a_toml_file_without_packages_is_refused_as_not_a_pep_751_lock() -> None:
+    with pytest.raises(PylockError, match=r"not a PEP 751 lock file: it has no 'packages'"):
+        check_pylock_text(
+            'lock-version = "1.0"\ncreated-by = "x"\n',
             path=LOCK,
             where="app.yml",
             python_version="3.11",
