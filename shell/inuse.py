@@ -19,6 +19,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pylockenv.core.errors import PylockenvError
+
 IN_USE_NAME = ".in-use"
 
 
@@ -41,10 +43,22 @@ def holding_in_use(env_path: str) -> Iterator[None]:
 
 @contextmanager
 def holding_directory(env_path: str) -> Iterator[None]:
-    """Hold a shared lock on the (ephemeral) env directory itself for the block."""
+    """Hold a shared lock on the (ephemeral) env directory itself for the block.
+
+    Raises PylockenvError if gc removed the directory between its creation and
+    the lock (it found it unlocked, so took it for an orphan).
+    """
     fd = os.open(env_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            same = os.stat(env_path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            raise PylockenvError(
+                f"{env_path} was removed (by 'pylockenv gc'?) the moment it was created; run again."
+            )
         yield
     finally:
         os.close(fd)
