@@ -19,7 +19,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,7 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from builders import PY_VERSION, build_wheel, write_pylock  # noqa: E402
+from builders import (  # noqa: E402
+    PY_VERSION,
+    build_wheel,
+    venv_borrowing_dependencies,
+    write_pylock,
+)
 
 __all__ = ["PY_VERSION", "build_wheel", "write_pylock"]
 
@@ -79,15 +83,7 @@ def install_pylockenv(work: Path) -> Path:
     )
     (wheel,) = dist.glob("pylockenv-*.whl")
     venv = work / "pylockenv-venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    (Path(site) / "bench-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    python = venv_borrowing_dependencies(venv)
     subprocess.run(
         [find_real_uv(), "pip", "install", "--python", str(python), "--no-deps", str(wheel)],
         env={**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(work / "uv-cache")},

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
 import sys
+import sysconfig
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -76,3 +78,23 @@ def write_pylock(path: Path, wheels: Sequence[Path], *, requires_python: str | N
         ]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def venv_borrowing_dependencies(path: Path) -> Path:
+    """A venv without pip whose dependencies come from this interpreter's site-packages.
+
+    A `.pth` line appends the running interpreter's purelib to the new venv's
+    path, so a pylockenv wheel installed there with `--no-deps` imports its
+    dependencies offline, while `pylockenv` itself resolves to the venv's copy
+    (a venv's own site-packages comes first). Returns the venv's python.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    python = path / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(site) / "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python

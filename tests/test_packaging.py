@@ -14,12 +14,12 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from builders import venv_borrowing_dependencies
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,20 +47,6 @@ def _can_build_without_isolation() -> bool:
         return Version(version("setuptools")) >= Version("70.1")
     except Exception:
         return False
-
-
-def _fresh_venv(path: Path) -> Path:
-    """A venv without pip whose dependencies come from this interpreter's site-packages."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    python = path / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    (Path(site) / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return python
 
 
 def _run(argv: list[str], cwd: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -118,7 +104,7 @@ def wheel_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from uv import find_uv_bin
 
     venv = tmp_path_factory.mktemp("wheel-venv") / "venv"
-    python = _fresh_venv(venv)
+    python = venv_borrowing_dependencies(venv)
     cache = tmp_path_factory.mktemp("uv-cache")
     subprocess.run(
         [find_uv_bin(), "pip", "install", "--python", str(python), "--no-deps", str(wheel)],
@@ -174,7 +160,7 @@ def test_the_installed_wheel_imports_from_the_venv_and_has_no_top_level_core(
 def test_an_editable_install_imports_from_the_source_tree(tmp_path: Path) -> None:
     source = _copy_project(tmp_path / "src")
     venv = tmp_path / "venv"
-    python = _fresh_venv(venv)
+    python = venv_borrowing_dependencies(venv)
     command = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"]
     command += ["--no-deps", "--editable", str(source)]
     if _can_build_without_isolation():
