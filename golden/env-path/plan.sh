@@ -1,0 +1,27 @@
+#!/bin/sh
+# pylockenv plan for /srv/apps/site/app.yml
+# mode: cached; env hash 58b2214c9d1f7218 = sha256('node7:3.11:/srv/apps/site/pylock.toml:1763985600.5')[:16]
+# python: 3.11 (host default)
+set -eu
+uv_path=/opt/tools/bin:/opt/site/bin:/usr/bin:/bin  # PATH for the uv steps
+run_path=/scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin:/opt/tools/bin:/opt/site/bin:/usr/bin:/bin  # PATH for the command
+
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned ]; then
+  mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
+  exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218.lock
+  flock 9  # one provisioning at a time; the others wait here
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218  # leftover of a provisioning that did not finish
+    env PATH="$uv_path" SITE=blue /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218  # create-venv
+    env PATH="$uv_path" SITE=blue /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/python -r /srv/apps/site/pylock.toml  # install-pylock
+    : > /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned  # the marker last, atomically
+  fi
+  exec 9>&-
+fi
+
+# the command; arguments given to this script are appended
+if [ -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/site-tool ]; then
+  exec env PATH="$run_path" SITE=blue /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/site-tool --check "$@"
+else
+  exec env PATH="$run_path" SITE=blue /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/python site-tool --check "$@"
+fi
