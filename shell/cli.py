@@ -182,6 +182,8 @@ def _run_or_provision(
 
     if ns.lock_timeout is not None and ns.lock_timeout < 0:
         parser.error("--lock-timeout must be 0 or more seconds")
+    if getattr(ns, "json", False) and not ns.print_plan:
+        parser.error("--json goes with --print-plan")
     spec = _spec_from_args(parser, ns)
     the_plan = plan(spec, uv=ns.uv)
     if ns.subcommand == "provision":

@@ -24,6 +24,7 @@ def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.param(["run", "SPEC", "--lock-timeout", "-1"], id="negative-timeout"),
         pytest.param(["run", "SPEC", "-q", "-v"], id="quiet-and-verbose"),
         pytest.param(["provision", "SPEC", "--", "x"], id="provision-with-args"),
+        pytest.param(["run", "SPEC", "--json"], id="json-without-print-plan"),
     ],
 )
 def test_usage_errors_exit_2_and_create_nothing(
