@@ -127,7 +127,8 @@ def run_step(step: UvStep, *, env_path: str, progress: Progress) -> None:
         with process.stdout:
             for line in process.stdout:
                 progress.raw(line)
-                if line.strip():
+                # uv's warnings (the experimental-pylock notice) are not the cause; -v shows them.
+                if line.strip() and not line.startswith("warning:"):
                     tail.append(line.rstrip())
         returncode = process.wait()
     except BaseException:

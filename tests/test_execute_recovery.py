@@ -97,6 +97,20 @@ def test_failing_step_is_named_with_uv_error_and_leaves_no_directory(
     assert env_dirs(tmp_path) == []
 
 
+def test_a_step_failing_in_the_real_uv_shows_its_error_without_uvs_warnings(
+    tmp_path: Path, uv_cache: Path
+) -> None:
+    spec = make_app(tmp_path, command="probe exit 0")
+    lock = tmp_path / "pylock.toml"
+    lock.write_text(lock.read_text().replace("-py3-none-any.whl", "-missing-py3-none-any.whl", 1))
+    result = cli(run_env(tmp_path, uv_cache), "run", str(spec))
+    assert result.returncode == 125
+    assert "failed at step 'install-pylock'" in result.stderr
+    assert "error:" in result.stderr.split("failed at step", 1)[1]
+    assert "experimental" not in result.stderr
+    assert env_dirs(tmp_path) == []
+
+
 def test_lock_timeout_gives_up_with_a_message_after_saying_it_waits(
     tmp_path: Path, uv_cache: Path
 ) -> None:
