@@ -13,7 +13,7 @@ from attrs import field, frozen
 from .errors import PlanError
 from .facts import FileKind, HostFacts
 from .paths import absolute_path
-from .pylock import PylockFormat, pylock_format
+from .pylock import PylockFormat, pylock_format, version_to_check
 from .spec import Spec
 
 Mode = Literal["cached", "ephemeral"]
@@ -97,6 +97,9 @@ class Plan:
     hash_input: str
     python_version: str
     python_version_source: Literal["spec", "host default"]
+    # The version a pylock's requires-python is tested with before provisioning
+    # (None: python_version is a name or path, so it cannot be known in advance).
+    requires_python_check: str | None
     pylock: str
     pylock_mtime: float
     pylock_format: PylockFormat
@@ -276,6 +279,9 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         hash_input=hash_input,
         python_version=python_version,
         python_version_source="spec" if command.python_version else "host default",
+        requires_python_check=version_to_check(
+            python_version, facts.default_python_version, facts.python_full_version
+        ),
         pylock=pylock,
         pylock_mtime=mtime,
         pylock_format=fmt,

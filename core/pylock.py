@@ -32,22 +32,20 @@ def pylock_format(path: str, where: str) -> PylockFormat:
     )
 
 
-def _version_to_check(requested: str, default: str, full: str) -> str | None:
+# A plain release number; uv's -p also takes names ("cpython3.12", "3.13t") and paths.
+_RELEASE = re.compile(r"^\d+(?:\.\d+){0,2}$")
+
+
+def version_to_check(requested: str, default: str, full: str) -> str | None:
     """The version to test `requires-python` with, or None when it cannot be known.
 
     When the requested version is the host's own `X.Y`, uv picks the host's
     interpreter, whose full version we know; otherwise we test the version as
-    written, if it is a version at all (uv also accepts names and paths).
+    written, if it is a plain release number.
     """
-    from packaging.version import InvalidVersion, Version
-
     if requested == default:
         return full
-    try:
-        Version(requested)
-    except InvalidVersion:
-        return None
-    return requested
+    return requested if _RELEASE.match(requested) else None
 
 
 def check_pylock_text(
@@ -55,11 +53,10 @@ def check_pylock_text(
     *,
     path: str,
     where: str,
-    python_version: str,
-    default_python_version: str,
-    python_full_version: str,
+    check_version: str | None,
 ) -> None:
-    """Raise PylockError if the text is not TOML, or its requires-python excludes the version."""
+    """Raise PylockError if the text is not a PEP 751 lock, or its requires-python
+    excludes `check_version` (the plan's `requires_python_check`; None skips that test)."""
     import tomllib  # here: planning (every run) needs only the name check above
 
     try:
@@ -93,7 +90,7 @@ def check_pylock_text(
             f"{where}: pylock: {path}: requires-python {requires!r} is not a valid version "
             "specifier; regenerate the lock file."
         ) from None
-    version = _version_to_check(python_version, default_python_version, python_full_version)
+    version = check_version
     if version is not None and not specifiers.contains(version, prereleases=True):
         raise PylockError(
             f"{where}: the pylock {path} requires Python {requires}, but the environment would "

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import re
-import socket
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -27,11 +27,11 @@ from pylockenv.core.gc import GcDecision, GcPolicy, gc_decision
 from pylockenv.core.render import plan_to_dict, render_shell
 
 from .cache import cache_root, collect, find_env, observe_env, scan_cache
-from .facts import stat_path
+from .errors import EXIT_PYLOCKENV_FAILED, EXIT_SIGNAL_BASE
+from .facts import gather_host_facts, stat_path
 from .provenance import staleness_warnings
 
 EXIT_FAILED = 1
-EXIT_PYLOCKENV_FAILED = 125
 DEFAULT_OLDER_THAN = "30d"
 Handler = Callable[[argparse.Namespace], int]
 _HASH = re.compile(r"[0-9a-f]{16}|env_[0-9a-zA-Z_]+")
@@ -49,14 +49,18 @@ def _print_json(value: Any) -> None:
 
 
 def _reporting_errors(handler: Handler) -> Handler:
-    """`handler`, with a PylockenvError printed as one line and exit code 125."""
+    """`handler`, with a PylockenvError or OSError printed as one line and exit code 125."""
 
     def run(ns: argparse.Namespace) -> int:
         try:
             return handler(ns)
-        except PylockenvError as exc:
+        except (PylockenvError, OSError) as exc:
+            # An OSError here is the disk saying no (a cache we may not read, say): a sentence too.
             print(f"pylockenv: error: {exc}", file=sys.stderr)
             return EXIT_PYLOCKENV_FAILED
+        except KeyboardInterrupt:
+            print("pylockenv: interrupted", file=sys.stderr)
+            return EXIT_SIGNAL_BASE + signal.SIGINT
 
     return run
 
@@ -83,7 +87,7 @@ def run_show(ns: argparse.Namespace) -> int:
         pylock = stat_path(env.pylock) if env.pylock is not None else None
         verdict = reachability(
             env,
-            hostname=socket.gethostname(),
+            hostname=gather_host_facts().hostname,
             pylock_mtime=None if pylock is None else pylock.mtime,
         )
         if ns.json:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -70,14 +69,8 @@ def check_before_provisioning(plan: Plan) -> str:
             f"{plan.source}: pylock: {plan.pylock} is not UTF-8 text; regenerate the lock file."
         ) from None
     if plan.pylock_format == "pylock":
-        version = sys.version_info
         check_pylock_text(
-            text,
-            path=plan.pylock,
-            where=plan.source,
-            python_version=plan.python_version,
-            default_python_version=f"{version.major}.{version.minor}",
-            python_full_version=f"{version.major}.{version.minor}.{version.micro}",
+            text, path=plan.pylock, where=plan.source, check_version=plan.requires_python_check
         )
     return check_uv(plan.uv)
 

@@ -262,15 +262,24 @@ def test_the_ephemeral_suffix_does_not_change_a_cached_plan() -> None:
     assert _plan(_facts(ephemeral_suffix="a")) == _plan(_facts(ephemeral_suffix="b"))
 
 
+@pytest.mark.parametrize(
+    ("python_version", "expected"),
+    [(None, "3.11.9"), ("3.11", "3.11.9"), ("3.12", "3.12"), ("cpython3.12", None)],
+)
+def test_requires_python_is_checked_with_the_version_uv_will_use(
+    python_version: str | None, expected: str | None
+) -> None:
+    fields = {} if python_version is None else {"python_version": python_version}
+    assert _plan(**fields).requires_python_check == expected
+
+
 def test_a_lock_whose_requires_python_excludes_the_version_is_refused() -> None:
     with pytest.raises(PylockError, match=r"requires Python >=3\.12, but the environment would"):
         check_pylock_text(
             'lock-version = "1.0"\nrequires-python = ">=3.12"\npackages = []\n',
             path=LOCK,
             where="app.yml",
-            python_version="3.11",
-            default_python_version="3.11",
-            python_full_version="3.11.9",
+            check_version="3.11.9",
         )
 
 
@@ -280,9 +289,7 @@ def test_a_toml_file_without_packages_is_refused_as_not_a_pep_751_lock() -> None
             'lock-version = "1.0"\ncreated-by = "x"\n',
             path=LOCK,
             where="app.yml",
-            python_version="3.11",
-            default_python_version="3.11",
-            python_full_version="3.11.9",
+            check_version="3.11.9",
         )
 
 
@@ -292,7 +299,5 @@ def test_a_lock_that_is_not_toml_is_refused() -> None:
             "lock-version = ",
             path=LOCK,
             where="app.yml",
-            python_version="3.11",
-            default_python_version="3.11",
-            python_full_version="3.11.9",
+            check_version="3.11.9",
         )
