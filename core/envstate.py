@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
-EnvKind = Literal["cached", "ephemeral"]
+from .layout import EnvKind
+
 EnvState = Literal[
     "ready",
     "partial",

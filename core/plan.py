@@ -12,16 +12,12 @@ from attrs import field, frozen
 
 from .errors import PlanError
 from .facts import FileKind, HostFacts
+from .layout import HASH_LENGTH, EnvKind, EnvLayout, cache_layout
 from .paths import absolute_path
 from .pylock import PylockFormat, pylock_format, version_to_check
 from .spec import Spec
 
-Mode = Literal["cached", "ephemeral"]
 Cleanup = Literal["keep", "remove-after-run"]
-
-CACHE_DIR_NAME = "bfabric_app_runner"
-MARKER_NAME = ".provisioned"
-HASH_LENGTH = 16
 
 
 def _dict_copy(value: Mapping[str, str]) -> dict[str, str]:
@@ -85,14 +81,17 @@ class RunCommand:
 class Plan:
     """Everything needed to provision an environment and run a command in it.
 
-    For a cached plan the shell checks `marker_path`; when it is missing it takes
+    For a cached plan the shell checks that the env is ready (`marker_path` and
+    the env's bin/python, see `layout.is_ready`); when it is not it takes
     `lock_path`, checks again, removes a leftover `env_path`, runs `steps` in
-    order and writes the marker last. An ephemeral plan always runs `steps` in a
-    fresh `env_path` and removes it after the run, whatever happens.
+    order and writes the marker last; then it holds `in_use_path` shared for as
+    long as the command runs. An ephemeral plan always runs `steps` in a fresh
+    `env_path`, holds the directory itself locked while the command runs, and
+    removes it after the run, whatever happens.
     """
 
     source: str
-    mode: Mode
+    mode: EnvKind
     env_hash: str
     hash_input: str
     python_version: str
@@ -109,10 +108,16 @@ class Plan:
     env_path: str
     lock_path: str | None
     marker_path: str
+    in_use_path: str | None
     uv: str
     steps: tuple[UvStep, ...]
     run: RunCommand
     cleanup: Cleanup
+
+    @property
+    def env(self) -> EnvLayout:
+        """The paths of the plan's env (derived from `env_path`, see `core.layout`)."""
+        return EnvLayout(path=self.env_path, kind=self.mode)
 
 
 def env_hash_input(
@@ -128,14 +133,6 @@ def env_hash_input(
 def env_hash(hash_input: str) -> str:
     """The first 16 hex digits of the SHA-256 of `hash_input`."""
     return hashlib.sha256(hash_input.encode("utf-8")).hexdigest()[:HASH_LENGTH]
-
-
-def cache_home(facts: HostFacts) -> str:
-    """`$XDG_CACHE_HOME` when it is set to an absolute path (the XDG rule), else `~/.cache`."""
-    xdg = facts.xdg_cache_home
-    if xdg and xdg.startswith("/"):
-        return str(PurePosixPath(xdg))
-    return str(PurePosixPath(facts.home) / ".cache")
 
 
 def _joined_path(prepend: tuple[str, ...], current: str | None) -> str:
@@ -218,22 +215,22 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         extras=extras,
     )
     digest = env_hash(hash_input)
-    root = str(PurePosixPath(cache_home(facts)) / CACHE_DIR_NAME)
-    mode: Mode = "ephemeral" if command.refresh else "cached"
+    cache = cache_layout(xdg_cache_home=facts.xdg_cache_home, home=facts.home)
+    mode: EnvKind = "ephemeral" if command.refresh else "cached"
     if mode == "cached":
-        env_path = f"{root}/envs/{digest}"
-        lock_path: str | None = f"{env_path}.lock"
+        env = cache.cached_env(digest)
     else:
-        env_path = f"{root}/ephemeral/env_{facts.ephemeral_suffix}"
-        lock_path = None
-
-    python = f"{env_path}/bin/python"
+        env = cache.ephemeral_env(facts.ephemeral_suffix)
+    env_path = env.path
+    python = env.python
     # A PATH in the spec's env replaces the caller's PATH as the base that the env's
     # bin/ and prepend_paths go in front of; set on top, it would hide the env's bin/.
     base_path = command.env.get("PATH", facts.path)
     set_env = {key: value for key, value in command.env.items() if key != "PATH"}
+    # The uv steps keep the caller's PATH: the spec's PATH describes the command's world,
+    # and one that hides the host's Python would make uv look for (download) another.
     uv_env = EnvChanges(
-        prepend_path=prepend, path=_joined_path(prepend, base_path), set_env=set_env
+        prepend_path=prepend, path=_joined_path(prepend, facts.path), set_env=set_env
     )
     # refresh: --reinstall makes uv ignore what it cached for these packages, so a
     # changed source tree among the extras is rebuilt, not taken from uv's cache.
@@ -259,8 +256,8 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
 
     words = tuple(shlex.split(command.command))
     # PurePosixPath keeps an absolute first word as it is, as the reference's Path join does.
-    script = None if words[0].startswith("-") else str(PurePosixPath(env_path) / "bin" / words[0])
-    run_prepend = (f"{env_path}/bin", *prepend)
+    script = None if words[0].startswith("-") else str(PurePosixPath(env.bin_dir) / words[0])
+    run_prepend = (env.bin_dir, *prepend)
     run = RunCommand(
         words=words,
         script=script,
@@ -290,10 +287,11 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
             for dep in extras
         ),
         prepend_paths=prepend,
-        cache_root=root,
+        cache_root=cache.root,
         env_path=env_path,
-        lock_path=lock_path,
-        marker_path=f"{env_path}/{MARKER_NAME}",
+        lock_path=env.lock,
+        marker_path=env.marker,
+        in_use_path=env.in_use if mode == "cached" else None,
         uv=facts.uv,
         steps=tuple(steps),
         run=run,

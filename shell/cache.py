@@ -14,7 +14,7 @@ from filelock import FileLock, Timeout
 from pylockenv.core.envstate import EnvKind, EnvObservation
 from pylockenv.core.errors import PylockenvError
 from pylockenv.core.gc import GcDecision, GcPolicy, gc_decision
-from pylockenv.core.plan import CACHE_DIR_NAME, MARKER_NAME, cache_home
+from pylockenv.core.layout import MARKER_NAME, cache_layout
 
 from .diskusage import disk_usage
 from .facts import gather_host_facts
@@ -29,7 +29,8 @@ _KINDS: tuple[tuple[str, EnvKind], ...] = ((ENVS_DIR, "cached"), (EPHEMERAL_DIR,
 
 def cache_root() -> str:
     """This user's pylockenv cache directory (`$XDG_CACHE_HOME/bfabric_app_runner`)."""
-    return f"{cache_home(gather_host_facts())}/{CACHE_DIR_NAME}"
+    facts = gather_host_facts()
+    return cache_layout(xdg_cache_home=facts.xdg_cache_home, home=facts.home).root
 
 
 def lock_path_of(env: EnvObservation) -> str | None:

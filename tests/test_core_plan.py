@@ -132,8 +132,14 @@ def test_an_unset_old_path_adds_no_empty_entry() -> None:
 def test_a_path_in_the_commands_env_replaces_the_old_path_behind_the_env_bin() -> None:
     result = _plan(env={"PATH": "/opt/site/bin", "A": "1"}, prepend_paths=[TOOLS])
     assert result.run.env.path == f"{result.env_path}/bin:{TOOLS}:/opt/site/bin"
-    assert result.steps[0].env.path == f"{TOOLS}:/opt/site/bin"
     assert result.run.env.set_env == {"A": "1"}
+
+
+def test_the_uv_steps_keep_the_callers_path_when_the_commands_env_sets_path() -> None:
+    # A spec PATH that hides the host's Python would send uv looking for (downloading) one.
+    result = _plan(env={"PATH": "/opt/site/bin", "A": "1"}, prepend_paths=[TOOLS])
+    assert all(step.env.path == f"{TOOLS}:/usr/bin:/bin" for step in result.steps)
+    assert all(step.env.set_env == {"A": "1"} for step in result.steps)
 
 
 def test_the_commands_env_is_set_for_the_command() -> None:

@@ -3,7 +3,7 @@
 # mode: cached; env hash 58b2214c9d1f7218 = sha256('node7:3.11:/srv/apps/site/pylock.toml:1763985600.5')[:16]
 # python: 3.11 (host default)
 set -eu
-uv_path=/opt/tools/bin:/opt/site/bin:/usr/bin:/bin  # PATH for the uv steps
+uv_path=/opt/tools/bin:/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
 run_path=/scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin:/opt/tools/bin:/opt/site/bin:/usr/bin:/bin  # PATH for the command
 
 if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned ]; then

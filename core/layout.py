@@ -1,0 +1,169 @@
+"""The cache's on-disk layout: every directory, file name and name pattern, said once.
+
+The layout is the reference implementation's (so one cache serves both), plus
+the files pylockenv adds: the marker's staging name and the in-use lock.
+
+    <cache home>/bfabric_app_runner/
+      envs/<hash>/            a cached env (hash: 16 hex digits)
+        .provisioned          the marker: present means provisioned (JSON provenance inside)
+        .provisioned.tmp      the marker while it is written, before os.replace
+        .in-use               the in-use lock: runs hold it shared, gc exclusively
+        bin/python            the interpreter; it must resolve for the env to be ready
+        pyvenv.cfg            written by `uv venv`: when the env was made, which Python
+      envs/<hash>.lock        the provisioning lock (kept: a run may be waiting on it)
+      ephemeral/env_<suffix>  an ephemeral env, locked through its directory while its run lives
+
+Whoever needs a path asks a `CacheLayout` or an `EnvLayout`; nobody else spells
+these names.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Literal
+
+from attrs import frozen
+
+CACHE_DIR_NAME = "bfabric_app_runner"
+ENVS_DIR = "envs"
+EPHEMERAL_DIR = "ephemeral"
+MARKER_NAME = ".provisioned"
+MARKER_STAGING_NAME = ".provisioned.tmp"
+IN_USE_NAME = ".in-use"
+LOCK_SUFFIX = ".lock"
+HASH_LENGTH = 16
+
+EnvKind = Literal["cached", "ephemeral"]
+# Who made an ephemeral env, told by its name: pylockenv's runs lock their env's
+# directory; the reference (`tempfile.mkdtemp(prefix="env_")`) takes no lock.
+EphemeralMaker = Literal["pylockenv", "reference"]
+
+_CACHED_NAME = re.compile(rf"[0-9a-f]{{{HASH_LENGTH}}}")
+_OUR_EPHEMERAL_NAME = re.compile(r"env_[0-9a-f]{16}")
+# tempfile.mkdtemp: "env_" and 8 characters from "abcdefghijklmnopqrstuvwxyz0123456789_".
+_REFERENCE_EPHEMERAL_NAME = re.compile(r"env_[a-z0-9_]{8}")
+
+
+def ephemeral_name(suffix: str) -> str:
+    """The directory name of the ephemeral env with `suffix` (16 hex digits from the shell)."""
+    return f"env_{suffix}"
+
+
+def ephemeral_maker(name: str) -> EphemeralMaker | None:
+    """Who made the ephemeral env called `name`, or None when the name is no env's."""
+    if _OUR_EPHEMERAL_NAME.fullmatch(name):
+        return "pylockenv"
+    if _REFERENCE_EPHEMERAL_NAME.fullmatch(name):
+        return "reference"
+    return None
+
+
+def env_kind_of(directory: str, name: str) -> EnvKind | None:
+    """Whether the entry `name` of the cache's `directory` (envs/ or ephemeral/) is an env.
+
+    Only names that match the patterns are envs; anything else in the cache (a
+    user's notes, a lock file) is left alone by list and gc.
+    """
+    if directory == ENVS_DIR and _CACHED_NAME.fullmatch(name):
+        return "cached"
+    if directory == EPHEMERAL_DIR and ephemeral_maker(name) is not None:
+        return "ephemeral"
+    return None
+
+
+@frozen(kw_only=True)
+class EnvLayout:
+    """The paths of one env; derived once here so that no caller joins them."""
+
+    path: str
+    kind: EnvKind
+
+    @property
+    def name(self) -> str:
+        """The env's directory name: its hash, or `env_<suffix>` for an ephemeral env."""
+        return PurePosixPath(self.path).name
+
+    @property
+    def parent(self) -> str:
+        """The directory holding the env (envs/ or ephemeral/)."""
+        return str(PurePosixPath(self.path).parent)
+
+    @property
+    def marker(self) -> str:
+        return f"{self.path}/{MARKER_NAME}"
+
+    @property
+    def marker_staging(self) -> str:
+        return f"{self.path}/{MARKER_STAGING_NAME}"
+
+    @property
+    def in_use(self) -> str:
+        """The in-use lock of a cached env (an ephemeral env is locked through its directory)."""
+        return f"{self.path}/{IN_USE_NAME}"
+
+    @property
+    def lock(self) -> str | None:
+        """The provisioning lock of a cached env; None for an ephemeral env."""
+        return f"{self.path}{LOCK_SUFFIX}" if self.kind == "cached" else None
+
+    @property
+    def bin_dir(self) -> str:
+        return f"{self.path}/bin"
+
+    @property
+    def python(self) -> str:
+        """The env's interpreter, a symlink whose target can vanish with its base Python."""
+        return f"{self.path}/bin/python"
+
+    @property
+    def pyvenv_cfg(self) -> str:
+        return f"{self.path}/pyvenv.cfg"
+
+
+@frozen(kw_only=True)
+class CacheLayout:
+    """The cache directory and where each kind of env lives in it."""
+
+    root: str
+
+    @property
+    def envs_dir(self) -> str:
+        return f"{self.root}/{ENVS_DIR}"
+
+    @property
+    def ephemeral_dir(self) -> str:
+        return f"{self.root}/{EPHEMERAL_DIR}"
+
+    def cached_env(self, env_hash: str) -> EnvLayout:
+        return EnvLayout(path=f"{self.envs_dir}/{env_hash}", kind="cached")
+
+    def ephemeral_env(self, suffix: str) -> EnvLayout:
+        return EnvLayout(path=f"{self.ephemeral_dir}/{ephemeral_name(suffix)}", kind="ephemeral")
+
+    def env_named(self, name: str) -> EnvLayout | None:
+        """The env called `name` (a hash or `env_...`), or None when no env can have that name."""
+        for directory in (ENVS_DIR, EPHEMERAL_DIR):
+            kind = env_kind_of(directory, name)
+            if kind is not None:
+                return EnvLayout(path=f"{self.root}/{directory}/{name}", kind=kind)
+        return None
+
+    def env_directories(self) -> tuple[tuple[str, str], ...]:
+        """(path, directory name) of the two directories that hold envs, in listing order."""
+        return ((self.envs_dir, ENVS_DIR), (self.ephemeral_dir, EPHEMERAL_DIR))
+
+
+def cache_layout(*, xdg_cache_home: str | None, home: str) -> CacheLayout:
+    """The cache under `$XDG_CACHE_HOME` if that is absolute (the XDG rule), else ~/.cache."""
+    if xdg_cache_home and xdg_cache_home.startswith("/"):
+        base = PurePosixPath(xdg_cache_home)
+    else:
+        base = PurePosixPath(home) / ".cache"
+    return CacheLayout(root=str(base / CACHE_DIR_NAME))
+
+
+def is_ready(*, marker_present: bool, interpreter_resolves: bool) -> bool:
+    """The readiness rule: an env is used as it is only with its marker and a working
+    interpreter. Everyone who decides "ready" (a run, list, gc, the printed plan) asks this."""
+    return marker_present and interpreter_resolves
