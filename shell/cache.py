@@ -11,10 +11,10 @@ import os
 import shutil
 
 from filelock import FileLock, Timeout
-from pylockenv.core.envstate import EnvKind, EnvObservation
+from pylockenv.core.envstate import EnvObservation
 from pylockenv.core.errors import PylockenvError
 from pylockenv.core.gc import GcDecision, GcPolicy, gc_decision
-from pylockenv.core.layout import MARKER_NAME, cache_layout
+from pylockenv.core.layout import MARKER_NAME, EnvKind, cache_layout
 
 from .diskusage import disk_usage
 from .facts import gather_host_facts
