@@ -1,61 +1,65 @@
-"""What one environment directory in the cache is, from what the shell saw of it.
+"""What one env in the cache is, from what the shell saw of it.
 
 The shell looks (marker, interpreter, locks, times, size) without changing
 anything and hands the result over as an `EnvObservation`; `env_state` names
-the state that `list`, `show` and `gc` report.
+the state that `list`, `show` and `gc` report. Whether an env is ready is the
+layout's rule (`layout.is_ready`), the same one a run applies.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from attrs import field, frozen
+from attrs import frozen
 
-from .layout import EnvKind
+from .layout import EnvKind, EphemeralMaker, is_ready
+from .provenance import Marker, Provenance
 
 EnvState = Literal[
     "ready",
     "partial",
     "broken",
+    "not a directory",
     "in provisioning",
     "ephemeral in use",
     "orphaned ephemeral",
+    "unlocked ephemeral",
 ]
+# An env path holds a directory, or something else (a file, a symlink) that blocks it.
+EntryType = Literal["directory", "not a directory"]
 
 
 @frozen(kw_only=True)
 class DiskUsage:
     """Bytes on disk of an env, each inode counted once.
 
-    `exclusive` counts only the inodes whose every hard link lies inside the env:
-    what removing it frees. uv hard-links installed files from its own cache, so
-    `exclusive` is usually far below `total`.
+    `freed` counts only the inodes whose every hard link lies inside the env:
+    what removing it frees. uv hard-links installed files from its own cache,
+    so `freed` is usually far below `total`.
     """
 
     total: int
-    exclusive: int
-
-
-def _optional_dict_copy(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if value is None else dict(value)
+    freed: int
 
 
 @frozen(kw_only=True)
 class EnvObservation:
-    """One env directory as the shell found it.
+    """One env as the shell found it.
 
-    `marker` is the parsed provenance ({} for the reference's empty marker) or
-    None when there is no marker. `provisioning` says the env's provisioning lock
-    is held by someone; `in_use` says a running command holds its in-use lock.
-    Times are seconds
-    since the epoch; None when there was nothing to read them from.
+    `marker` is None when there is no marker. `provisioning` says someone holds
+    the env's provisioning lock; `in_use` says a running command holds its in-use
+    lock (for an ephemeral env made by pylockenv: its directory lock). `maker`
+    says who made an ephemeral env (the reference takes no lock, so an unlocked
+    one of its envs may still be running). Times are seconds since the epoch,
+    None when there was nothing to read them from.
     """
 
     name: str
     kind: EnvKind
     path: str
-    # Excluded from hashing only because a dict is unhashable; equality still compares it.
-    marker: dict[str, Any] | None = field(converter=_optional_dict_copy, hash=False)
+    entry: EntryType = "directory"
+    maker: EphemeralMaker | None = None
+    marker: Marker | None
     interpreter_ok: bool
     provisioning: bool
     in_use: bool
@@ -65,75 +69,98 @@ class EnvObservation:
     usage: DiskUsage | None
 
     @property
+    def provenance(self) -> Provenance | None:
+        """The recorded provenance; None for no marker, an empty or an unreadable one."""
+        return None if self.marker is None else self.marker.provenance
+
+    @property
+    def host(self) -> str | None:
+        """The host the env was made on, when its provenance says (None: unknown)."""
+        provenance = self.provenance
+        return None if provenance is None else provenance.host
+
+    @property
     def pylock(self) -> str | None:
-        """The pylock path the provenance records (None for the reference's empty marker)."""
-        pylock = (self.marker or {}).get("pylock")
-        path = pylock.get("path") if isinstance(pylock, dict) else None
-        return path if isinstance(path, str) else None
+        """The pylock path the provenance records (None when there is none)."""
+        provenance = self.provenance
+        return None if provenance is None or provenance.pylock is None else provenance.pylock.path
 
 
-def env_state(env: EnvObservation) -> EnvState:
-    """The state `list` shows for `env`.
+def judged_here(env: EnvObservation, this_host: str) -> bool:
+    """Whether this host can judge the env's interpreter: only an env it made itself.
 
-    An ephemeral env's run holds its lock from creating the directory until it
-    has removed it, so one nobody holds is orphaned. A cached env
-    whose provisioning lock is held is "in provisioning" whatever its directory
-    holds; otherwise the marker decides between ready and partial, and a marker
-    whose interpreter does not resolve (the base Python was removed) is broken.
+    An env of another host, or one whose host is unknown (the reference's empty
+    marker), may have a bin/python that points to a path only its own host has.
     """
+    return env.host == this_host
+
+
+def env_state(env: EnvObservation, *, this_host: str) -> EnvState:
+    """The state `list` shows for `env`, as seen from `this_host`.
+
+    A run of an ephemeral env made by pylockenv holds its directory lock from
+    creating it until it has removed it, so one nobody holds is orphaned; one made
+    by the reference is never locked, so it is only "unlocked". A cached env whose
+    provisioning lock is held is "in provisioning" whatever its directory holds;
+    otherwise the readiness rule decides between ready, partial and broken, and
+    "broken" (the interpreter does not resolve) is said only of this host's envs.
+    """
+    if env.entry == "not a directory":
+        return "not a directory"
     if env.kind == "ephemeral":
         if env.in_use:
             return "ephemeral in use"
-        return "orphaned ephemeral"
+        return "orphaned ephemeral" if env.maker == "pylockenv" else "unlocked ephemeral"
     if env.provisioning:
         return "in provisioning"
     if env.marker is None:
         return "partial"
-    return "ready" if env.interpreter_ok else "broken"
+    interpreter_ok = env.interpreter_ok or not judged_here(env, this_host)
+    return (
+        "ready" if is_ready(marker_present=True, interpreter_resolves=interpreter_ok) else "broken"
+    )
 
 
-def reuse_verdict(mode: EnvKind, env: EnvObservation | None) -> str:
-    """Whether the next run of a plan in `mode` reuses `env` (its env on disk, or None), and why.
+Reuse = Literal["ready", "refresh", "absent", "partial", "broken", "not a directory", "busy"]
 
-    The answer starts with "yes" or "no".
-    """
+
+def reuse_of(mode: EnvKind, env: EnvObservation | None, *, this_host: str) -> Reuse:
+    """What the next run of a plan in `mode` does with `env` (its env on disk, or None):
+    "ready" reuses it; every other value says why it does not."""
     if mode == "ephemeral":
-        return "no: refresh is true, so every run provisions a fresh ephemeral env"
+        return "refresh"
     if env is None:
-        return "no: there is no env yet; the next run provisions it"
-    state = env_state(env)
+        return "absent"
+    state = env_state(env, this_host=this_host)
     if state == "ready":
-        return "yes: its marker is present and its interpreter bin/python resolves"
+        return "ready"
     if state == "partial":
-        return "no: it has no marker; the next run removes it and provisions again"
+        return "partial"
     if state == "broken":
-        return (
-            "no: its interpreter bin/python does not resolve (its base Python is gone); "
-            "the next run removes it and provisions again"
-        )
-    return "no: it is being provisioned now; the next run waits for that and then reuses it"
+        return "broken"
+    if state == "not a directory":
+        return "not a directory"
+    return "busy"
 
 
-def reachability(env: EnvObservation, *, hostname: str, pylock_mtime: float | None) -> str:
-    """Whether a run of the spec that made `env` would still land in it, and why.
+Reach = Literal["reachable", "unknown", "other host", "pylock gone", "pylock changed"]
+
+
+def reach_of(env: EnvObservation, *, this_host: str, pylock_mtime: float | None) -> Reach:
+    """Whether a run of the spec that made `env` would still land in it.
 
     The env hash covers the host and the pylock's mtime, so a pylock edited since
     (or an env made on another host sharing this cache) leaves the env unreachable:
     nothing reuses it any more, and gc removes it once unused long enough.
     `pylock_mtime` is the recorded pylock's mtime now (None if it is gone).
     """
-    provenance = env.marker
-    if not provenance:
-        return "unknown: no provenance recorded (an env made by bfabric-app-runner)"
-    pylock = provenance.get("pylock")
-    recorded = pylock.get("mtime") if isinstance(pylock, dict) else None
-    if provenance.get("host") != hostname:
-        return f"no: it was made on host {provenance.get('host')}, this is {hostname}"
+    provenance = env.provenance
+    if provenance is None or provenance.pylock is None:
+        return "unknown"
+    if provenance.host != this_host:
+        return "other host"
     if pylock_mtime is None:
-        return f"no: its pylock {env.pylock} is gone"
-    if recorded != pylock_mtime:
-        return (
-            f"no: its pylock {env.pylock} changed since (mtime {recorded}, now "
-            f"{pylock_mtime}), so runs of its spec use a new env"
-        )
-    return "yes, if its spec is unchanged: same host, and its pylock is as it was"
+        return "pylock gone"
+    if provenance.pylock.mtime != pylock_mtime:
+        return "pylock changed"
+    return "reachable"

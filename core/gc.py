@@ -1,72 +1,178 @@
-"""Which environments `pylockenv gc` removes, and why: a decision per observed env.
+"""Which envs `pylockenv gc` removes, and why: observations and a policy in, a gc plan out.
 
-The shell decides twice: once over the scan (what a dry run prints), and again
-for each env after taking its locks, from a fresh look, so that an env that
-changed in between is judged as it is now.
+`--dry-run` prints the plan; otherwise the shell applies it env by env. Before
+removing one it takes the env's locks and looks again, and asks `decide` again
+about that fresh look, so an env that changed in between (a run started, a
+provisioning finished) is judged as it is now.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from attrs import frozen
 
-from .duration import format_duration
 from .envstate import EnvObservation, env_state
+from .errors import EXIT_CACHE_FAILED, EXIT_GC_SKIPPED
 
-# "failed" is never decided, only reported: the shell could not carry out a removal.
-GcAction = Literal["remove", "skip", "keep", "failed"]
+GcAction = Literal["remove", "skip", "keep"]
+GcReason = Literal[
+    "not named",
+    "other host",
+    "in provisioning",
+    "in use",
+    "orphaned",
+    "partial",
+    "broken",
+    "not a directory",
+    "named",
+    "unused",
+    "recently used",
+    "no use recorded",
+    "dated in the future",
+    "unlocked ephemeral, old",
+    "unlocked ephemeral, recent",
+]
+# Clocks of NFS clients and servers differ by seconds, so a time a little ahead is
+# "just now"; one more than a day ahead is no record to judge by.
+FUTURE_SLACK = 86400.0
 
 
 @frozen(kw_only=True)
 class GcPolicy:
-    """What to collect: ready envs unused for `older_than` seconds before `now`, or,
-    when `only` is given, exactly the envs named there (whatever their age)."""
+    """What to collect.
+
+    Ready envs unused for `older_than` seconds before `now`; when `only` is
+    given, exactly the envs named there (whatever their age). `host` limits gc
+    to the envs of one host (None: every host); an env whose host is unknown
+    belongs to this host's view (`this_host`), since only locks and ages judge it.
+    """
 
     now: float
     older_than: float
+    this_host: str
+    host: str | None
     only: frozenset[str] | None = None
 
 
 @frozen(kw_only=True)
-class GcDecision:
-    """What gc does with one env and the reason it prints."""
+class GcEntry:
+    """What gc does with one env, and why (`idle`: seconds since its last use or making,
+    when the reason is about age)."""
 
-    name: str
+    env: EnvObservation
     action: GcAction
-    reason: str
+    reason: GcReason
+    idle: float | None = None
 
 
-def gc_decision(env: EnvObservation, policy: GcPolicy) -> GcDecision:
+@frozen(kw_only=True)
+class GcPlan:
+    """One entry per env in view, by name."""
+
+    policy: GcPolicy
+    entries: tuple[GcEntry, ...]
+
+    @property
+    def removals(self) -> tuple[GcEntry, ...]:
+        return tuple(entry for entry in self.entries if entry.action == "remove")
+
+
+def in_view(env: EnvObservation, *, host: str | None, this_host: str) -> bool:
+    """Whether `env` belongs to the envs of `host` (None: every host)."""
+    if host is None:
+        return True
+    return env.host == host or (env.host is None and host == this_host)
+
+
+def decide(env: EnvObservation, policy: GcPolicy) -> GcEntry:
     """Decide whether gc removes `env`.
 
     Never removes an env that is being provisioned or used by a running command
-    (those are skipped with a note); always removes partial, broken and orphaned
-    ephemeral envs; removes a ready env unused for at least `older_than`.
+    (those are skipped); removes partial, broken and orphaned ephemeral envs and
+    anything that is not a directory at an env's path; removes a ready env unused
+    for at least `older_than`, and an ephemeral env the reference made (it takes
+    no lock) once it is that old.
     """
 
-    def decide(action: GcAction, reason: str) -> GcDecision:
-        return GcDecision(name=env.name, action=action, reason=reason)
+    def entry(action: GcAction, reason: GcReason, idle: float | None = None) -> GcEntry:
+        return GcEntry(env=env, action=action, reason=reason, idle=idle)
 
     if policy.only is not None and env.name not in policy.only:
-        return decide("keep", "not named on the command line")
-    state = env_state(env)
+        return entry("keep", "not named")
+    if policy.only is None and not in_view(env, host=policy.host, this_host=policy.this_host):
+        return entry("keep", "other host")
+    state = env_state(env, this_host=policy.this_host)
     if state == "in provisioning":
-        return decide("skip", "in provisioning: its lock is held; try again later")
+        return entry("skip", "in provisioning")
     if env.in_use:
-        return decide("skip", "in use by a running command")
+        return entry("skip", "in use")
+    if state == "not a directory":
+        return entry("remove", "not a directory")
     if state == "orphaned ephemeral":
-        return decide("remove", "orphaned ephemeral env: the run that made it is gone")
+        return entry("remove", "orphaned")
     if state == "partial":
-        return decide("remove", "partial: no marker, and nobody is provisioning it")
+        return entry("remove", "partial")
     if state == "broken":
-        return decide("remove", "broken: its interpreter bin/python does not resolve")
+        return entry("remove", "broken")
     if policy.only is not None:
-        return decide("remove", "named on the command line")
+        return entry("remove", "named")
+    if state == "unlocked ephemeral":
+        age = _age(env.created, policy.now)
+        if age is None or age >= policy.older_than:
+            return entry("remove", "unlocked ephemeral, old", age)
+        return entry("keep", "unlocked ephemeral, recent", age)
     if env.last_used is None:
-        return decide("remove", "no record of any use")
-    idle = policy.now - env.last_used
-    threshold = format_duration(policy.older_than)
+        return entry("remove", "no use recorded")
+    idle = _age(env.last_used, policy.now)
+    if idle is None:
+        return entry("remove", "dated in the future")
     if idle >= policy.older_than:
-        return decide("remove", f"unused for {format_duration(idle)} (threshold {threshold})")
-    return decide("keep", f"used {format_duration(idle)} ago (threshold {threshold})")
+        return entry("remove", "unused", idle)
+    return entry("keep", "recently used", idle)
+
+
+def _age(timestamp: float | None, now: float) -> float | None:
+    """Seconds from `timestamp` to `now`; a little in the future is 0, far is None."""
+    if timestamp is None:
+        return None
+    if timestamp > now + FUTURE_SLACK:
+        return None
+    return max(0.0, now - timestamp)
+
+
+def plan_gc(envs: Iterable[EnvObservation], policy: GcPolicy) -> GcPlan:
+    """The gc plan for the observed `envs` under `policy`, one entry per env, by name."""
+    entries = tuple(decide(env, policy) for env in sorted(envs, key=lambda env: env.name))
+    return GcPlan(policy=policy, entries=entries)
+
+
+GcResult = Literal["removed", "would remove", "skipped", "failed", "gone", "kept"]
+
+
+@frozen(kw_only=True)
+class GcOutcome:
+    """What became of one env the plan meant to remove (or skipped).
+
+    "gone": someone else (another gc, its own run) removed it first; this gc
+    counts only its own removals. "kept": a fresh look under its locks no longer
+    found it due. `error` says why a removal failed; `freed` is the bytes this
+    removal freed (None when not measured).
+    """
+
+    entry: GcEntry
+    result: GcResult
+    error: str | None = None
+    freed: int | None = None
+
+
+def gc_exit_code(outcomes: Iterable[GcOutcome]) -> int:
+    """0 when every env due was removed; 1 when a removal failed; 3 when nothing failed
+    but an env due was skipped (in use or in provisioning)."""
+    results = {outcome.result for outcome in outcomes}
+    if "failed" in results:
+        return EXIT_CACHE_FAILED
+    if "skipped" in results:
+        return EXIT_GC_SKIPPED
+    return 0

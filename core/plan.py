@@ -91,6 +91,7 @@ class Plan:
     """
 
     source: str
+    host: str
     mode: EnvKind
     env_hash: str
     hash_input: str
@@ -271,6 +272,7 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
     )
     return Plan(
         source=spec.source,
+        host=facts.hostname,
         mode=mode,
         env_hash=digest,
         hash_input=hash_input,

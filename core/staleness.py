@@ -8,12 +8,10 @@ env is not switched silently, the user is told how to get a fresh one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from attrs import frozen
 
 from .plan import LocalDep
+from .provenance import Provenance
 
 
 @frozen(kw_only=True)
@@ -27,39 +25,30 @@ class ChangedExtra:
     mtime: float | None
 
 
-def _recorded_extras(provenance: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    entries = provenance.get("local_extra_deps")
-    if not isinstance(entries, list):
-        return {}
-    return {
-        entry["path"]: entry
-        for entry in entries
-        if isinstance(entry, Mapping) and isinstance(entry.get("path"), str)
-    }
-
-
 def changed_extras(
-    deps: tuple[LocalDep, ...], provenance: Mapping[str, Any]
+    deps: tuple[LocalDep, ...], provenance: Provenance | None
 ) -> tuple[ChangedExtra, ...]:
     """The file extras among `deps` whose size or mtime differ from `provenance`.
 
     Directories are not compared (only their path is recorded), nor is an extra
-    the provenance does not mention: an empty marker, as the reference writes,
-    yields nothing.
+    the provenance does not mention: no provenance (the reference's empty
+    marker) yields nothing.
     """
-    recorded = _recorded_extras(provenance)
+    if provenance is None:
+        return ()
+    recorded = {entry.path: entry for entry in provenance.local_extra_deps}
     changed = []
     for dep in deps:
         entry = recorded.get(dep.path)
-        if entry is None or entry.get("kind") != "file":
+        if entry is None or entry.kind != "file":
             continue
-        if dep.kind == "file" and (entry.get("size"), entry.get("mtime")) == (dep.size, dep.mtime):
+        if dep.kind == "file" and (entry.size, entry.mtime) == (dep.size, dep.mtime):
             continue
         changed.append(
             ChangedExtra(
                 path=dep.path,
-                recorded_size=entry.get("size"),
-                recorded_mtime=entry.get("mtime"),
+                recorded_size=entry.size,
+                recorded_mtime=entry.mtime,
                 size=dep.size,
                 mtime=dep.mtime,
             )

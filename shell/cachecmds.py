@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import sys
 import time
@@ -16,25 +15,29 @@ from pylockenv.core.cacheview import (
     by_last_use,
     env_to_dict,
     gc_report_to_dict,
+    printable,
     render_env_table,
     render_gc_report,
     render_show,
+    reuse_words,
+    word_reach,
 )
 from pylockenv.core.duration import DurationError, parse_duration
-from pylockenv.core.envstate import EnvObservation, reachability, reuse_verdict
-from pylockenv.core.errors import PylockenvError, SpecError
-from pylockenv.core.gc import GcDecision, GcPolicy, gc_decision
+from pylockenv.core.envstate import EnvObservation, reach_of, reuse_of
+from pylockenv.core.errors import PylockenvError
+from pylockenv.core.gc import GcOutcome, GcPolicy, gc_exit_code, in_view, plan_gc
+from pylockenv.core.layout import CacheLayout
+from pylockenv.core.provenance import provenance_to_dict
 from pylockenv.core.render import plan_to_dict, render_shell
 
-from .cache import cache_root, collect, find_env, observe_env, scan_cache
-from .errors import EXIT_PYLOCKENV_FAILED, EXIT_SIGNAL_BASE
-from .facts import gather_host_facts, stat_path
+from .cache import apply_gc, dry_run_gc, find_env, observe_env, scan_cache, this_cache
+from .errors import EXIT_CACHE_FAILED, EXIT_PYLOCKENV_FAILED, EXIT_SIGNAL_BASE
+from .facts import stat_path
 from .provenance import staleness_warnings
 
-EXIT_FAILED = 1
 DEFAULT_OLDER_THAN = "30d"
+ALL_HOSTS = "all"
 Handler = Callable[[argparse.Namespace], int]
-_HASH = re.compile(r"[0-9a-f]{16}|env_[0-9a-zA-Z_]+")
 
 
 def _duration(text: str) -> int:
@@ -46,6 +49,7 @@ def _duration(text: str) -> int:
 
 def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    sys.stdout.flush()
 
 
 def _reporting_errors(handler: Handler) -> Handler:
@@ -65,54 +69,113 @@ def _reporting_errors(handler: Handler) -> Handler:
     return run
 
 
+def _host_filter(ns: argparse.Namespace, this_host: str) -> str | None:
+    """The host `--host` names: None for every host."""
+    host: str | None = ns.host
+    if host is None:
+        host = ns.default_host if ns.default_host != "this" else this_host
+    return None if host == ALL_HOSTS else host
+
+
 def run_list(ns: argparse.Namespace) -> int:
     """`pylockenv list`: one row (or JSON object) per env on disk, most recently used first."""
-    root = cache_root()
-    envs = by_last_use(scan_cache(root, sizes=not ns.no_size))
+    cache, this_host = this_cache()
+    found, others = scan_cache(cache, sizes=not ns.no_size)
+    host = _host_filter(ns, this_host)
+    envs = by_last_use(env for env in found if in_view(env, host=host, this_host=this_host))
     if ns.json:
-        _print_json({"cache_root": root, "envs": [env_to_dict(env) for env in envs]})
+        listing: dict[str, Any] = {
+            "cache_root": cache.root,
+            "host": this_host,
+            "envs": [env_to_dict(env, this_host=this_host) for env in envs],
+        }
+        if ns.verbose:
+            listing["not_envs"] = others
+        _print_json(listing)
     else:
-        sys.stdout.write(render_env_table(envs, now=time.time(), cache_root=root))
+        sys.stdout.write(
+            render_env_table(
+                envs,
+                now=time.time(),
+                cache_root=cache.root,
+                this_host=this_host,
+                others=others if ns.verbose else (),
+            )
+        )
     return 0
 
 
-def run_show(ns: argparse.Namespace) -> int:
-    """`pylockenv show HASH` or `show SPEC [NAME]`: provenance, state and the plan."""
-    root = cache_root()
-    if ns.name is None and _HASH.fullmatch(ns.target) and not os.path.exists(ns.target):
-        env = find_env(root, ns.target)
-        if env is None:
-            print(f"pylockenv: error: no environment {ns.target} in {root}", file=sys.stderr)
-            return EXIT_FAILED
-        pylock = stat_path(env.pylock) if env.pylock is not None else None
-        verdict = reachability(
-            env,
-            hostname=gather_host_facts().hostname,
-            pylock_mtime=None if pylock is None else pylock.mtime,
-        )
-        if ns.json:
-            _print_json({"env": env_to_dict(env), "provenance": env.marker, "reachable": verdict})
-        else:
-            sys.stdout.write(render_show(env, verdict=("reused by its spec's next run", verdict)))
-        return 0
-    if not os.path.exists(ns.target):
-        raise SpecError(
-            f"{ns.target!r} is neither a spec file nor the hash of an environment in {root}; "
-            "'pylockenv list' shows the hashes (16 hex digits, or env_... for an ephemeral env)."
-        )
-    from . import load, plan
+def _no_env(cache: CacheLayout, name: str) -> int:
+    print(
+        f"pylockenv: error: no environment {printable(name)} in {printable(cache.root)}; "
+        "'pylockenv list' names the environments there.",
+        file=sys.stderr,
+    )
+    return EXIT_CACHE_FAILED
 
-    the_plan = plan(load(ns.target, ns.name))
-    on_disk = os.path.isdir(the_plan.env_path) and the_plan.mode == "cached"
-    env = observe_env(the_plan.env_path, "cached", sizes=True) if on_disk else None
-    verdict = reuse_verdict(the_plan.mode, env)
-    warnings = staleness_warnings(the_plan) if env is not None else []
-    if ns.json:
+
+def run_show(ns: argparse.Namespace) -> int:
+    """`pylockenv show HASH` or `show --spec SPEC [NAME]`: provenance, state and the plan."""
+    cache, this_host = this_cache()
+    names_env = cache.env_named(ns.target) is not None
+    if names_env and not ns.spec:
+        if ns.name is not None:
+            raise PylockenvError(
+                f"show {printable(ns.target)} names an environment, which takes no NAME; to "
+                "show a command of a spec file with that name, give --spec."
+            )
+        env = find_env(cache, ns.target)
+        if env is None:
+            return _no_env(cache, ns.target)
+        return _show_env(env, this_host=this_host, as_json=ns.json)
+    return _show_spec(ns.target, ns.name, this_host=this_host, as_json=ns.json)
+
+
+def _show_env(env: EnvObservation, *, this_host: str, as_json: bool) -> int:
+    pylock = stat_path(env.pylock) if env.pylock is not None else None
+    reach = reach_of(
+        env, this_host=this_host, pylock_mtime=None if pylock is None else pylock.mtime
+    )
+    if as_json:
+        provenance = env.provenance
         _print_json(
             {
-                "env": None if env is None else env_to_dict(env),
-                "provenance": None if env is None else env.marker,
-                "would_be_reused": verdict,
+                "env": env_to_dict(env, this_host=this_host),
+                "provenance": None if provenance is None else provenance_to_dict(provenance),
+                "reachable": reach,
+            }
+        )
+    else:
+        sys.stdout.write(
+            render_show(
+                env,
+                this_host=this_host,
+                verdict=(
+                    "reused by its spec's next run",
+                    word_reach(reach, env, this_host=this_host),
+                ),
+            )
+        )
+    return 0
+
+
+def _show_spec(path: str, name: str | None, *, this_host: str, as_json: bool) -> int:
+    from . import load, plan
+
+    the_plan = plan(load(path, name))
+    env = None
+    if the_plan.mode == "cached":
+        found = observe_env(the_plan.env, sizes=True)
+        env = found if found.entry == "directory" or os.path.lexists(the_plan.env_path) else None
+    reuse = reuse_of(the_plan.mode, env, this_host=this_host)
+    warnings = staleness_warnings(the_plan, env.marker) if env is not None else []
+    if as_json:
+        provenance = None if env is None else env.provenance
+        _print_json(
+            {
+                "env": None if env is None else env_to_dict(env, this_host=this_host),
+                "provenance": None if provenance is None else provenance_to_dict(provenance),
+                "would_be_reused": reuse,
                 "warnings": warnings,
                 "plan": plan_to_dict(the_plan),
             }
@@ -121,7 +184,8 @@ def run_show(ns: argparse.Namespace) -> int:
         sys.stdout.write(
             render_show(
                 env,
-                verdict=("would be reused", verdict),
+                this_host=this_host,
+                verdict=("would be reused", reuse_words(reuse)),
                 warnings=warnings,
                 plan_text=render_shell(the_plan),
             )
@@ -131,36 +195,63 @@ def run_show(ns: argparse.Namespace) -> int:
 
 def run_gc(ns: argparse.Namespace) -> int:
     """`pylockenv gc`: remove unused, partial, broken and orphaned envs; skip busy ones."""
-    root = cache_root()
+    cache, this_host = this_cache()
     only = frozenset(ns.envs) if ns.envs else None
-    policy = GcPolicy(now=time.time(), older_than=ns.older_than, only=only)
-    envs = scan_cache(root, sizes=False)
+    if only is not None:
+        for name in sorted(only):
+            if cache.env_named(name) is None:
+                raise PylockenvError(
+                    f"{printable(name)!r} is not the name of an environment (16 hex digits, or "
+                    "env_... for an ephemeral one); 'pylockenv list' names them."
+                )
+    policy = GcPolicy(
+        now=time.time(),
+        older_than=ns.older_than,
+        this_host=this_host,
+        host=_host_filter(ns, this_host),
+        only=only,
+    )
+    envs, _ = scan_cache(cache, sizes=False)
     if only is not None:
         unknown = sorted(only - {env.name for env in envs})
         if unknown:
-            print(
-                f"pylockenv: error: no environment {', '.join(unknown)} in {root}", file=sys.stderr
-            )
-            return EXIT_FAILED
-    outcomes: list[tuple[GcDecision, EnvObservation]] = []
-    kept = 0
-    for env in sorted(envs, key=lambda env: env.name):
-        decision = gc_decision(env, policy)
-        if decision.action == "keep":
-            kept += 1
-        elif decision.action == "skip":
-            outcomes.append((decision, env))
-        elif ns.dry_run:
-            outcomes.append((decision, observe_env(env.path, env.kind, sizes=True)))
-        else:
-            outcomes.append(collect(env, policy))
-    kept += sum(1 for decision, _ in outcomes if decision.action == "keep")
-    outcomes = [outcome for outcome in outcomes if outcome[0].action != "keep"]
-    if ns.json:
-        _print_json(gc_report_to_dict(outcomes, cache_root=root, dry_run=ns.dry_run, kept=kept))
+            return _no_env(cache, ", ".join(unknown))
+    gc_plan = plan_gc(envs, policy)
+    if ns.dry_run:
+        outcomes = dry_run_gc(gc_plan)
     else:
-        sys.stdout.write(render_gc_report(outcomes, dry_run=ns.dry_run, kept=kept))
-    return EXIT_FAILED if any(decision.action == "failed" for decision, _ in outcomes) else 0
+        outcomes = apply_gc(cache, gc_plan, on_outcome=_progress_line(ns))
+    if ns.json:
+        _print_json(gc_report_to_dict(gc_plan, outcomes, cache_root=cache.root, dry_run=ns.dry_run))
+    else:
+        sys.stdout.write(render_gc_report(gc_plan, outcomes, dry_run=ns.dry_run))
+    return gc_exit_code(outcomes)
+
+
+def _progress_line(ns: argparse.Namespace) -> Callable[[GcOutcome], None]:
+    """With -v, one line on stderr per env as gc finishes with it (a large gc takes a while)."""
+
+    def report(outcome: GcOutcome) -> None:
+        if ns.verbose:
+            print(
+                f"pylockenv: gc: {outcome.result} {printable(outcome.entry.env.name)}",
+                file=sys.stderr,
+            )
+
+    return report
+
+
+def _host_argument(parser: argparse.ArgumentParser, *, default: str) -> None:
+    shown = "this host" if default == "this" else default
+    parser.add_argument(
+        "--host",
+        metavar="NAME|all",
+        help=(
+            "only the envs made on host NAME, or 'all' hosts sharing this cache "
+            f"(default: {shown}); an env whose host is unknown counts as this host's"
+        ),
+    )
+    parser.set_defaults(default_host=default)
 
 
 def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -170,13 +261,20 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="list the cached and ephemeral environments on disk",
         description=(
             "One row per environment in the cache, most recently used first: its hash, "
-            "state, Python version, size on disk, creation and last use, and pylock."
+            "state, host, Python version, size on disk, creation and last use, and pylock."
         ),
     )
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.add_argument(
         "--no-size", action="store_true", help="skip measuring sizes (fast on a large cache)"
     )
+    listing.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also list the entries of the cache that are not environments",
+    )
+    _host_argument(listing, default=ALL_HOSTS)
     listing.set_defaults(handler=_reporting_errors(run_list))
 
     show = subcommands.add_parser(
@@ -184,12 +282,25 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="show one environment: provenance, state, and the plan that would run",
         description=(
             "Show the environment HASH (as 'pylockenv list' names it), or the one the "
-            "command in SPEC [NAME] uses: its provenance, whether the next run reuses "
-            "it, and the plan that would run now."
+            "command in SPEC [NAME] uses: its provenance, whether the next run reuses it, "
+            "and the plan that would run now. The argument's form decides which: an env's "
+            "name is never read as a file (give --spec for that)."
         ),
     )
-    show.add_argument("target", metavar="HASH|SPEC", help="an env hash or a YAML spec file")
+    show.add_argument(
+        "target",
+        metavar="HASH|SPEC",
+        help=(
+            "an env as 'pylockenv list' names it (16 hex digits, or env_...); anything else "
+            "is read as a YAML spec file"
+        ),
+    )
     show.add_argument("name", nargs="?", metavar="NAME", help="command name in SPEC's commands:")
+    show.add_argument(
+        "--spec",
+        action="store_true",
+        help="read HASH|SPEC as a spec file even when it looks like an env's name",
+    )
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=_reporting_errors(run_show))
 
@@ -200,7 +311,9 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
             "Remove cached environments not used for longer than --older-than, partial "
             "ones nobody is provisioning, broken ones, and orphaned ephemeral ones. An "
             "environment being provisioned or used by a running command is skipped with a "
-            "note. With HASH arguments, remove exactly those environments."
+            "note. With HASH arguments, remove exactly those environments. Exit status: 0 "
+            "when everything due was removed, 1 when a removal failed (the others still "
+            "went on), 3 when an env due was skipped because it is in use or provisioning."
         ),
     )
     gc.add_argument("envs", nargs="*", metavar="HASH", help="remove only these environments")
@@ -213,4 +326,8 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     gc.add_argument("--dry-run", action="store_true", help="print what would go; remove nothing")
     gc.add_argument("--json", action="store_true", help="print JSON")
+    gc.add_argument(
+        "-v", "--verbose", action="store_true", help="one line on stderr per env as gc goes"
+    )
+    _host_argument(gc, default="this")
     gc.set_defaults(handler=_reporting_errors(run_gc))

@@ -9,6 +9,8 @@ found; 2 for usage errors.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -17,7 +19,7 @@ from pylockenv.core import __version__
 from pylockenv.core.errors import PylockenvError
 from pylockenv.core.spec import Spec, command_from_flags
 
-from .errors import EXIT_PYLOCKENV_FAILED, EXIT_SIGNAL_BASE, EXIT_USAGE, exit_code_of
+from .errors import EXIT_PYLOCKENV_FAILED, EXIT_SIGNAL_BASE, EXIT_USAGE
 from .progress import Progress, Verbosity
 from .uvbin import UV_ENV_VAR
 
@@ -75,7 +77,7 @@ def _execution_arguments() -> argparse.ArgumentParser:
     parent.add_argument(
         "--lock-timeout",
         metavar="SECONDS",
-        type=float,
+        type=_lock_timeout,
         help="give up waiting for another process provisioning the same env (default: wait)",
     )
     return parent
@@ -119,7 +121,8 @@ def _build_parser(*, with_cache_commands: bool = True) -> argparse.ArgumentParse
         help="print the plan as a shell script and exit; creates nothing",
     )
     run.add_argument("--json", action="store_true", help="with --print-plan: print JSON")
-    commands.add_parser(
+    run.set_defaults(usage_parser=run)
+    provision = commands.add_parser(
         "provision",
         parents=[spec_args, exec_args],
         help="prepare a command's cached environment without running it; print its path",
@@ -128,6 +131,7 @@ def _build_parser(*, with_cache_commands: bool = True) -> argparse.ArgumentParse
             "flags), for example to pre-warm a node, and print the environment's path."
         ),
     )
+    provision.set_defaults(usage_parser=provision)
     if with_cache_commands:
         from . import cachecmds
 
@@ -163,11 +167,23 @@ def _spec_from_args(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> 
 
 
 def _split_extra_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """For `run` and `provision`: pylockenv's own arguments, and those after `--` for the
+    command. Other subcommands keep `--` for argparse (`gc -- HASH` names HASH)."""
     argv = list(argv)
-    if "--" in argv:
+    if argv and argv[0] in ENV_COMMANDS and "--" in argv:
         i = argv.index("--")
         return argv[:i], argv[i + 1 :]
     return argv, []
+
+
+def _lock_timeout(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, and finite: {text!r}")
+    return seconds
 
 
 def _progress(ns: argparse.Namespace) -> Progress:
@@ -178,10 +194,9 @@ def _progress(ns: argparse.Namespace) -> Progress:
 def _run_or_provision(
     parser: argparse.ArgumentParser, ns: argparse.Namespace, extra: list[str]
 ) -> int:
-    from . import execute, plan, provision
+    from . import plan, provision
+    from .execute import exec_plan
 
-    if ns.lock_timeout is not None and ns.lock_timeout < 0:
-        parser.error("--lock-timeout must be 0 or more seconds")
     if getattr(ns, "json", False) and not ns.print_plan:
         parser.error("--json goes with --print-plan")
     spec = _spec_from_args(parser, ns)
@@ -197,12 +212,49 @@ def _run_or_provision(
 
         sys.stdout.write(render_json(the_plan) if ns.json else render_shell(the_plan))
         return 0
-    return execute(the_plan, extra, progress=_progress(ns), lock_timeout=ns.lock_timeout)
+    # exec_plan returns only by raising: the command takes this process over.
+    return exec_plan(the_plan, extra, progress=_progress(ns), lock_timeout=ns.lock_timeout)
+
+
+def _occupy_closed_standard_fds() -> tuple[bool, bool]:
+    """Put /dev/null (close-on-exec) on whichever of fds 0, 1, 2 is closed.
+
+    Otherwise the first file pylockenv opens (a lock, say) would become a standard
+    stream, and the command would write into it. The command still finds them
+    closed, as its caller left them. Returns whether stdout and stderr are usable.
+    """
+    usable = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            usable.append(True)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            if null != fd:  # a lower fd was free after all: nothing to occupy
+                os.close(null)
+            usable.append(False)
+    if sys.stderr is None or not usable[2]:
+        # Errors must never go to stdout, where they would mix with the command's output.
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 -- lives as long as the process
+    return usable[1] and sys.stdout is not None, usable[2]
+
+
+def _prints_to_stdout(own: Sequence[str]) -> bool:
+    """Whether the subcommand's result goes to stdout (all but `run` without --print-plan)."""
+    return bool(own) and (own[0] != "run" or "--print-plan" in own)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `pylockenv` console script; returns the exit code."""
+    stdout_ok, _ = _occupy_closed_standard_fds()
     own, extra = _split_extra_args(sys.argv[1:] if argv is None else argv)
+    if not stdout_ok and _prints_to_stdout(own):
+        print(
+            "pylockenv: error: standard output is closed, so there is nowhere to print the "
+            "result; run it with stdout open (redirect it to a file or /dev/null).",
+            file=sys.stderr,
+        )
+        return EXIT_PYLOCKENV_FAILED
     parser = _build_parser(with_cache_commands=not own or own[0] not in ENV_COMMANDS)
     ns = parser.parse_args(own)
     handler = getattr(ns, "handler", None)
@@ -210,10 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = handler(ns)
         return code
     try:
-        return _run_or_provision(parser, ns, extra)
+        return _run_or_provision(ns.usage_parser, ns, extra)
     except PylockenvError as exc:
         print(f"pylockenv: error: {exc}", file=sys.stderr)
-        return exit_code_of(exc)
+        return exc.exit_code
     except OSError as exc:
         # The disk or the system said no somewhere unforeseen: still a sentence, not a traceback.
         print(f"pylockenv: error: {exc}", file=sys.stderr)

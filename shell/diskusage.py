@@ -12,12 +12,12 @@ BLOCK_BYTES = 512  # st_blocks is counted in 512-byte units on Linux and macOS
 def disk_usage(root: str) -> DiskUsage:
     """Bytes on disk under `root` (symlinks not followed), each inode once.
 
-    `exclusive` sums the inodes all of whose links were seen under `root`, so
+    `freed` sums the inodes all of whose links were seen under `root`, so
     it is what removing `root` frees; files uv hard-linked from its cache are
     in `total` only. A directory that vanishes during the walk counts as empty.
     """
     seen: dict[tuple[int, int], list[int]] = {}  # inode -> [bytes, links, links seen]
-    exclusive = 0
+    freed = 0
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -26,7 +26,7 @@ def disk_usage(root: str) -> DiskUsage:
             st = os.lstat(directory)
         except OSError:
             continue
-        exclusive += st.st_blocks * BLOCK_BYTES
+        freed += st.st_blocks * BLOCK_BYTES
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
@@ -41,9 +41,9 @@ def disk_usage(root: str) -> DiskUsage:
                 seen[key] = [st.st_blocks * BLOCK_BYTES, st.st_nlink, 1]
             else:
                 record[2] += 1
-    total = exclusive  # directories so far: each is one inode, only linked here
+    total = freed  # directories so far: each is one inode, only linked here
     for size, links, links_seen in seen.values():
         total += size
         if links_seen >= links:
-            exclusive += size
-    return DiskUsage(total=total, exclusive=exclusive)
+            freed += size
+    return DiskUsage(total=total, freed=freed)

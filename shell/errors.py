@@ -1,37 +1,32 @@
-"""Failures of carrying out a plan, and the exit codes the CLI reports them with.
-
-Exit codes follow `env(1)` and `docker run`:
-
-    N        the command's own status, unchanged
-    128+N    the command was killed by signal N (as a shell reports it), or
-             pylockenv itself was interrupted by signal N while provisioning
-    125      pylockenv failed: bad spec or pylock, provisioning failed, lock
-             timeout, uv missing or too old
-    126      the command was found but cannot be executed
-    127      the command was not found
-    2        command-line usage error
-"""
+"""Failures of carrying out a plan (the exit codes live in `core.errors`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pylockenv.core.errors import PylockenvError
+from pylockenv.core.errors import (
+    EXIT_CACHE_FAILED,
+    EXIT_CANNOT_EXECUTE,
+    EXIT_GC_SKIPPED,
+    EXIT_NOT_FOUND,
+    EXIT_PYLOCKENV_FAILED,
+    EXIT_SIGNAL_BASE,
+    EXIT_USAGE,
+    PylockenvError,
+)
 
-EXIT_USAGE = 2
-EXIT_PYLOCKENV_FAILED = 125
-EXIT_CANNOT_EXECUTE = 126
-EXIT_NOT_FOUND = 127
-EXIT_SIGNAL_BASE = 128
+__all__ = [
+    "EXIT_CACHE_FAILED",
+    "EXIT_CANNOT_EXECUTE",
+    "EXIT_GC_SKIPPED",
+    "EXIT_NOT_FOUND",
+    "EXIT_PYLOCKENV_FAILED",
+    "EXIT_SIGNAL_BASE",
+    "EXIT_USAGE",
+]
 
 
-def exit_code_of(error: PylockenvError) -> int:
-    """The exit code the CLI reports `error` with (125 unless the error says otherwise)."""
-    code = getattr(error, "exit_code", EXIT_PYLOCKENV_FAILED)
-    return code if isinstance(code, int) else EXIT_PYLOCKENV_FAILED
-
-
-class UvNotFound(PylockenvError):
+class UvNotFoundError(PylockenvError):
     """The uv executable does not exist, does not run, or is older than pylockenv needs."""
 
 
@@ -51,11 +46,11 @@ class ProvisionError(PylockenvError):
         )
 
 
-class LockTimeout(PylockenvError):
+class LockTimeoutError(PylockenvError):
     """Another process kept provisioning the env for longer than the lock timeout."""
 
 
-class Interrupted(PylockenvError):
+class ProvisioningInterruptedError(PylockenvError):
     """SIGINT or SIGTERM arrived while pylockenv was provisioning (not while the command ran)."""
 
     def __init__(self, signum: int, what: str) -> None:
@@ -64,13 +59,13 @@ class Interrupted(PylockenvError):
         super().__init__(f"interrupted by signal {signum} while {what}; nothing was left behind.")
 
 
-class CommandNotFound(PylockenvError):
+class CommandNotFoundError(PylockenvError):
     """Neither a console script in the env nor a file for its Python to run has the name."""
 
     exit_code = EXIT_NOT_FOUND
 
 
-class CommandNotExecutable(PylockenvError):
+class CommandNotExecutableError(PylockenvError):
     """The command exists but the system refused to start it (permissions, format)."""
 
     exit_code = EXIT_CANNOT_EXECUTE

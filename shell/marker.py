@@ -1,41 +1,56 @@
-"""The `.provisioned` marker: its presence means "ready"; its content is provenance JSON."""
+"""Reading and writing an env's `.provisioned` marker (its meaning: `core.provenance`)."""
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
-from typing import Any
 
-STAGING_SUFFIX = ".tmp"
+from pylockenv.core.errors import PylockenvError
+from pylockenv.core.layout import EnvLayout
+from pylockenv.core.provenance import (
+    MARKER_SIZE_LIMIT,
+    Marker,
+    Provenance,
+    parse_marker,
+    render_marker,
+)
+
+from .cachefiles import CacheFileError, read_regular
 
 
-def write_marker(marker_path: str, provenance: Mapping[str, Any]) -> None:
-    """Write the marker atomically: to a staging name first, then `os.replace` it into place.
+class MarkerWriteError(PylockenvError):
+    """The marker could not be written (a full disk, a quota, a vanished directory)."""
+
+
+def write_marker(env: EnvLayout, provenance: Provenance) -> None:
+    """Write the marker atomically: to its staging name first, then `os.replace` it into place.
 
     A reader therefore sees either no marker or a complete one, never a torn write.
     """
-    staging = marker_path + STAGING_SUFFIX
-    with open(staging, "w", encoding="utf-8") as stream:
-        json.dump(provenance, stream, indent=2, sort_keys=True)
-        stream.write("\n")
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(staging, marker_path)
+    staging = env.marker_staging
+    try:
+        fd = os.open(
+            staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+        )
+        try:
+            os.write(fd, render_marker(provenance).encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(staging, env.marker)
+    except OSError as exc:
+        raise MarkerWriteError(
+            f"cannot write the marker {env.marker} ({exc.strerror}); the environment was "
+            "removed. Free space or fix the permissions of the cache, then run again."
+        ) from None
 
 
-def read_marker(marker_path: str) -> dict[str, Any] | None:
-    """The marker's provenance; {} for an empty or unreadable marker (as the reference
-    writes), None when there is no marker at all."""
+def read_marker(env: EnvLayout) -> Marker | None:
+    """The env's marker; None when there is none. Never follows a link nor blocks: a marker
+    that is a link or a special file, or cannot be read, is an unreadable one."""
     try:
-        with open(marker_path, encoding="utf-8") as stream:
-            text = stream.read()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError):
-        return {}
-    try:
-        content = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError:
-        return {}
-    return content if isinstance(content, dict) else {}
+        data = read_regular(env.marker, MARKER_SIZE_LIMIT)
+    except CacheFileError as exc:
+        return Marker(kind="unreadable", problem=str(exc).split(";")[0])
+    except OSError as exc:
+        return Marker(kind="unreadable", problem=f"it cannot be read ({exc.strerror})")
+    return None if data is None else parse_marker(data)

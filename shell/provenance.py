@@ -1,23 +1,19 @@
-"""What the `.provisioned` marker records about how an env was made, and reading it back.
-
-The marker's presence alone means "ready" (an empty one, as the reference
-writes, is accepted); its JSON content says what went into the env, so that
-`list`, `show` and the staleness check on reuse can tell the operator.
-"""
+"""Recording how an env was made (after its last uv step), and noticing changes on reuse."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from pylockenv.core import __version__
+from pylockenv.core.cacheview import iso_utc
 from pylockenv.core.plan import Plan
+from pylockenv.core.provenance import ExtraRecord, Marker, Provenance, PylockRecord
 from pylockenv.core.staleness import changed_extras, staleness_message
 
-from .marker import read_marker
+from .cachefiles import CacheFileError, read_regular
 
-PROVENANCE_FORMAT = 1
 HASH_CHUNK = 1 << 20
+PYVENV_CFG_LIMIT = 1 << 16
 
 
 def file_sha256(path: str) -> str | None:
@@ -32,20 +28,22 @@ def file_sha256(path: str) -> str | None:
     return digest.hexdigest()
 
 
-def read_pyvenv_cfg(env_path: str) -> dict[str, str]:
-    """The `key = value` lines of `<env>/pyvenv.cfg` ({} when it is missing)."""
+def read_pyvenv_cfg(path: str) -> dict[str, str]:
+    """The `key = value` lines of a `pyvenv.cfg` ({} when it is missing or not a plain file)."""
     try:
-        with open(f"{env_path}/pyvenv.cfg", encoding="utf-8") as stream:
-            lines = stream.read().splitlines()
-    except (OSError, UnicodeDecodeError):
+        data = read_regular(path, PYVENV_CFG_LIMIT)
+    except (OSError, CacheFileError):
         return {}
+    if data is None:
+        return {}
+    lines = data.decode("utf-8", errors="replace").splitlines()
     pairs = (line.partition("=") for line in lines)
     return {key.strip(): value.strip() for key, sep, value in pairs if sep}
 
 
 def record_provenance(
     plan: Plan, *, started: float, duration: float, uv_version: str | None
-) -> dict[str, Any]:
+) -> Provenance:
     """The provenance written into the marker of a freshly provisioned env.
 
     `started` is when provisioning began (seconds since the epoch) and
@@ -53,48 +51,38 @@ def record_provenance(
     env's `pyvenv.cfg` for the actual interpreter version, hashes the pylock and
     the file extras. `uv_version` is what `uv --version` printed before provisioning.
     """
-    from pylockenv.core.cacheview import iso_utc
-
-    # A hostname cannot contain ":", so the hash input's first field is exactly it.
-    host = plan.hash_input.split(":", 1)[0]
-    extras = []
-    for dep in plan.local_extra_deps:
-        entry: dict[str, Any] = {"path": dep.path, "kind": dep.kind}
-        if dep.kind == "file":
-            entry |= {"size": dep.size, "mtime": dep.mtime, "sha256": file_sha256(dep.path)}
-        extras.append(entry)
-    return {
-        "format": PROVENANCE_FORMAT,
-        "env_hash": plan.env_hash,
-        "hash_input": plan.hash_input,
-        "mode": plan.mode,
-        "host": host,
-        "python_version_requested": plan.python_version,
-        "python_version": read_pyvenv_cfg(plan.env_path).get("version_info"),
-        "pylock": {
-            "path": plan.pylock,
-            "mtime": plan.pylock_mtime,
-            "sha256": file_sha256(plan.pylock),
-        },
-        "local_extra_deps": extras,
-        "uv": plan.uv,
-        "uv_version": uv_version,
-        "started": iso_utc(started),
-        "duration_seconds": round(duration, 3),
-        "pylockenv_version": __version__,
-        "source": plan.source,
-    }
+    return Provenance(
+        env_hash=plan.env_hash,
+        hash_input=plan.hash_input,
+        mode=plan.mode,
+        host=plan.host,
+        python_version_requested=plan.python_version,
+        python_version=read_pyvenv_cfg(plan.env.pyvenv_cfg).get("version_info"),
+        pylock=PylockRecord(
+            path=plan.pylock, mtime=plan.pylock_mtime, sha256=file_sha256(plan.pylock)
+        ),
+        local_extra_deps=tuple(
+            ExtraRecord(
+                path=dep.path,
+                kind=dep.kind,
+                size=dep.size if dep.kind == "file" else None,
+                mtime=dep.mtime if dep.kind == "file" else None,
+                sha256=file_sha256(dep.path) if dep.kind == "file" else None,
+            )
+            for dep in plan.local_extra_deps
+        ),
+        uv=plan.uv,
+        uv_version=uv_version,
+        started=iso_utc(started),
+        duration_seconds=round(duration, 3),
+        pylockenv_version=__version__,
+        source=plan.source,
+    )
 
 
-def staleness_warnings(plan: Plan) -> list[str]:
-    """One warning per local extra dep file that changed since the reused env was provisioned.
-
-    Cheap: reads only the marker. An empty marker (the reference's) or a
-    missing one gives no warnings.
-    """
-    provenance = read_marker(plan.marker_path)
-    if not provenance:
-        return []
+def staleness_warnings(plan: Plan, marker: Marker | None) -> list[str]:
+    """One warning per local extra dep file that changed since the reused env was provisioned."""
+    provenance = None if marker is None else marker.provenance
     return [
         staleness_message(change, plan.env_hash)
         for change in changed_extras(plan.local_extra_deps, provenance)

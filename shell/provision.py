@@ -1,48 +1,57 @@
-"""Making the environment a plan describes: checks first, then uv's steps, under a lock if cached.
+"""Making the env a plan describes ready, and holding it for a command.
 
-A cached env is ready when its marker exists and its `bin/python` resolves;
-checking that opens nothing and starts nothing. Only otherwise are the pylock
-read, uv checked and the lock taken; under the lock the check is made again,
-a leftover or broken directory is removed, the steps run, and the marker is
-written last. Whatever fails, the half-made directory is removed before the
-lock is released, so the next run starts clean.
+A cached env is ready by the layout's rule (marker present, bin/python
+resolving); checking that opens nothing and starts nothing. Only otherwise are
+the pylock read, uv checked and the provisioning lock taken; under the lock the
+check is made again, whatever is in the env's place is removed (waiting, if a
+command still runs in a broken env, until it is done), the steps run, and the
+marker is written last. Whatever fails, the half-made directory is removed
+before the lock is released, so the next run starts clean.
+
+A run then holds the env's in-use lock shared (see `envlocks`) and checks
+readiness once more, since gc may have removed it in between.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 import time
 from collections import deque
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 
 from pylockenv.core.errors import PylockenvError, PylockError
+from pylockenv.core.layout import EnvLayout, is_ready
 from pylockenv.core.plan import Plan, UvStep
 
-from .errors import LockTimeout, ProvisionError, UvNotFound
-from .inuse import holding_directory, holding_in_use
+from .envlocks import HeldLock, open_directory, open_in_use, try_flock, wait_for_flock
+from .errors import LockTimeoutError, ProvisionError, UvNotFoundError
 from .procenv import child_environ
 from .progress import Progress
 from .uvbin import UV_ENV_VAR
 
-# A warm run only checks the marker, so what provisioning alone needs (the pylock
-# checks, uv, filelock, provenance, shutil) is imported where it is used.
-
 TAIL_LINES = 12
 # gc removing an env between our check and our in-use lock is rare; three rounds is plenty.
 IN_USE_ATTEMPTS = 3
-LOCK_POLL = 0.005  # seconds between attempts to take a provisioning lock held by another run
 
 
-def python_path(plan: Plan) -> str:
-    """The env's interpreter, the symlink whose target can vanish with its base Python."""
-    return f"{plan.env_path}/bin/python"
+class CacheNotWritableError(PylockenvError):
+    """The cache directory, or a directory in it, cannot be created or written."""
 
 
-def is_ready(plan: Plan) -> bool:
-    """Marker present and interpreter resolving: the env can be used as it is."""
-    return os.path.exists(plan.marker_path) and os.path.exists(python_path(plan))
+class EnvVanishedError(PylockenvError):
+    """The env was removed (by gc) each time it was made ready, or the moment it was made."""
+
+
+def env_is_ready(env: EnvLayout) -> bool:
+    """The layout's readiness rule, asked of the disk."""
+    return is_ready(
+        marker_present=os.path.exists(env.marker),
+        interpreter_resolves=os.path.exists(env.python),
+    )
 
 
 def check_before_provisioning(plan: Plan) -> str:
@@ -78,7 +87,7 @@ def check_before_provisioning(plan: Plan) -> str:
 def make_dirs(plan: Plan, path: str, *, leaf_mode: int | None = None) -> None:
     """`os.makedirs(path)`; with `leaf_mode`, the last directory must be new and gets that mode.
 
-    Raises a PylockenvError that names the cache location when the disk says no.
+    Raises CacheNotWritableError, naming the cache location, when the disk says no.
     """
     try:
         if leaf_mode is None:
@@ -87,13 +96,13 @@ def make_dirs(plan: Plan, path: str, *, leaf_mode: int | None = None) -> None:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             os.mkdir(path, leaf_mode)  # fails if it exists: never reuse someone else's directory
     except OSError as exc:
-        raise PylockenvError(
+        raise CacheNotWritableError(
             f"cannot create {path} ({exc.strerror}); the env cache lives in {plan.cache_root}, "
             "so set XDG_CACHE_HOME to a directory this user can write to."
         ) from None
 
 
-def run_step(step: UvStep, *, env_path: str, progress: Progress) -> None:
+def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
     """Run one uv step, its output captured (or shown, verbose); raise ProvisionError if it fails.
 
     Any exception while it runs (an interrupt, say) kills uv before it propagates.
@@ -110,7 +119,7 @@ def run_step(step: UvStep, *, env_path: str, progress: Progress) -> None:
             errors="replace",
         )
     except OSError as exc:
-        raise UvNotFound(
+        raise UvNotFoundError(
             f"cannot start uv at {step.argv[0]!r} ({exc.strerror}); set {UV_ENV_VAR} or --uv "
             "to a working uv executable."
         ) from None
@@ -129,19 +138,32 @@ def run_step(step: UvStep, *, env_path: str, progress: Progress) -> None:
         process.wait()
         raise
     if returncode != 0:
-        raise ProvisionError(step=step.name, env_path=env_path, returncode=returncode, tail=tail)
+        raise ProvisionError(step=step.name, env_path=env.path, returncode=returncode, tail=tail)
+    if step.name == "create-venv" and not os.path.isdir(env.bin_dir):
+        raise ProvisionError(
+            step=step.name,
+            env_path=env.path,
+            returncode=returncode,
+            tail=[*tail, f"(uv exited with 0 but {env.bin_dir} does not exist)"],
+        )
     progress.say(f"  {step.name} {time.monotonic() - started:.2f}s")
 
 
-def remove_env_dir(path: str, progress: Progress) -> bool:
-    """Remove an env directory; a failure is reported (never raised over another error).
-
-    Returns whether the directory is gone.
-    """
-    import shutil
-
-    try:
+def remove_path(path: str) -> None:
+    """Remove whatever is at `path`: a directory tree, or a file or link (never followed)."""
+    if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def remove_quietly(path: str, progress: Progress) -> bool:
+    """Remove `path`; a failure is reported (never raised over another error).
+
+    Returns whether it is gone.
+    """
+    try:
+        remove_path(path)
     except FileNotFoundError:
         pass
     except OSError as exc:
@@ -150,44 +172,90 @@ def remove_env_dir(path: str, progress: Progress) -> bool:
     return True
 
 
-def _provision_cached(plan: Plan, progress: Progress, uv_version: str) -> None:
-    """Under the lock: clear what is there, run the steps, write the marker last."""
-    import shutil
+def _wait_until_unused(plan: Plan, progress: Progress, timeout: float | None) -> HeldLock | None:
+    """Hold the in-use lock of the env in the plan's place exclusively, waiting for the
+    commands that still run in it (a broken env whose command started before it broke)."""
+    env = plan.env
+    try:
+        fd = os.open(env.in_use, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None  # no in-use lock file: no run has ever held this env
 
+    def say_waiting() -> None:
+        progress.say(
+            f"env {plan.env_hash} must be provisioned again, but a command still runs in it; "
+            "waiting for it to end"
+        )
+
+    if not wait_for_flock(fd, fcntl.LOCK_EX, timeout=timeout, on_wait=say_waiting):
+        os.close(fd)
+        raise LockTimeoutError(
+            f"gave up after {timeout:g}s waiting for the commands still running in env "
+            f"{plan.env_hash} ({env.path}) to end; run again later, or give a longer "
+            "--lock-timeout."
+        )
+    return HeldLock(fd)
+
+
+def _provision_cached(
+    plan: Plan, progress: Progress, uv_version: str, lock_timeout: float | None
+) -> None:
+    """Under the provisioning lock: clear the env's place, run the steps, write the marker."""
     from .marker import write_marker
     from .provenance import record_provenance
 
-    if os.path.lexists(plan.env_path):
-        reason = (
-            "its bin/python no longer resolves (its base interpreter was removed or upgraded)"
-            if os.path.exists(plan.marker_path)
-            else "it has no marker (an earlier provisioning was killed or failed)"
-        )
-        progress.say(f"removing {plan.env_path}: {reason}; provisioning it again")
-        shutil.rmtree(plan.env_path)
-    progress.say(f"env {plan.env_hash}: provisioning {plan.env_path}")
+    env = plan.env
+    if os.path.lexists(env.path):
+        if not os.path.isdir(env.path) or os.path.islink(env.path):
+            reason = "it is not a directory"
+        elif os.path.exists(env.marker):
+            reason = "its bin/python no longer resolves (its base interpreter was removed)"
+        else:
+            reason = "it has no marker (an earlier provisioning was killed or failed)"
+        with _wait_until_unused(plan, progress, lock_timeout) or HeldLock(-1):
+            progress.say(f"removing {env.path}: {reason}; provisioning it again")
+            try:
+                remove_path(env.path)
+            except OSError as exc:
+                raise CacheNotWritableError(
+                    f"cannot remove {env.path} ({exc.strerror}) to provision it again; "
+                    "remove it by hand, or fix the permissions of the cache."
+                ) from None
+    progress.say(f"env {plan.env_hash}: provisioning {env.path}")
     started_wall, started = time.time(), time.monotonic()
     try:
         for step in plan.steps:
-            run_step(step, env_path=plan.env_path, progress=progress)
+            run_step(step, env=env, progress=progress)
         duration = time.monotonic() - started
         write_marker(
-            plan.marker_path,
-            record_provenance(plan, started=started_wall, duration=duration, uv_version=uv_version),
+            env,
+            record_provenance(
+                plan,
+                started=started_wall,
+                duration=duration,
+                uv_version=uv_version,
+            ),
         )
     except BaseException:
-        remove_env_dir(plan.env_path, progress)
+        remove_quietly(env.path, progress)
         raise
     progress.say(f"env {plan.env_hash}: ready in {duration:.2f}s")
 
 
 @contextmanager
 def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) -> Iterator[None]:
-    # Imported here: a warm run takes no lock and must not pay for the import.
     from filelock import FileLock, Timeout
+
+    from .cachefiles import entry_type
 
     assert plan.lock_path is not None
     make_dirs(plan, os.path.dirname(plan.lock_path))
+    found = entry_type(plan.lock_path)
+    if found not in (None, "a regular file"):
+        raise CacheNotWritableError(
+            f"{plan.lock_path} is {found}, where the cache expects the env's lock file; "
+            "remove it (rm) and run again."
+        )
     lock = FileLock(plan.lock_path)
     try:
         try:
@@ -197,17 +265,15 @@ def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) ->
                 f"waiting for another process to finish provisioning env {plan.env_hash} "
                 f"({plan.env_path})"
             )
-            # Polled: a short interval lets the waiters of a crowd start soon after the
-            # provisioning finishes (filelock's default waits up to 50 ms more).
-            lock.acquire(timeout=-1 if timeout is None else timeout, poll_interval=LOCK_POLL)
+            lock.acquire(timeout=-1 if timeout is None else timeout, poll_interval=0.005)
     except Timeout:  # an OSError too, so caught first
-        raise LockTimeout(
+        raise LockTimeoutError(
             f"gave up after {timeout:g}s waiting for {plan.lock_path}: another process is "
             f"still provisioning env {plan.env_hash}; run again later, or give a longer "
             "--lock-timeout."
         ) from None
     except OSError as exc:
-        raise PylockenvError(
+        raise CacheNotWritableError(
             f"cannot take the lock {plan.lock_path} ({exc.strerror}); check that this user can "
             "write there, or set XDG_CACHE_HOME to a directory it can."
         ) from None
@@ -219,64 +285,132 @@ def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) ->
 
 def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None = None) -> None:
     """Make the cached env of `plan` ready, provisioning it under its lock only if needed."""
-    if is_ready(plan):
+    env = plan.env
+    if env_is_ready(env):
+        from .marker import read_marker
         from .provenance import staleness_warnings
 
-        progress.say(f"env {plan.env_hash}: reusing {plan.env_path}")
-        for warning in staleness_warnings(plan):
+        progress.say(f"env {plan.env_hash}: reusing {env.path}")
+        for warning in staleness_warnings(plan, read_marker(env)):
             progress.say(f"warning: {warning}")
         return
     uv_version = check_before_provisioning(plan)
     with _provisioning_lock(plan, progress, lock_timeout):
-        if is_ready(plan):
+        if env_is_ready(env):
             progress.say(f"env {plan.env_hash}: provisioned by another process, reusing it")
             return
-        _provision_cached(plan, progress, uv_version)
+        _provision_cached(plan, progress, uv_version, lock_timeout)
 
 
-@contextmanager
-def using_cached_env(
+def hold_cached_env(
     plan: Plan, progress: Progress, *, lock_timeout: float | None = None
-) -> Iterator[None]:
-    """Hold the cached env, ready and marked in use, for the block.
+) -> HeldLock | None:
+    """Make the cached env ready and hold its in-use lock shared; return the held lock.
 
-    gc removes an env's marker while it holds the env's in-use lock exclusively,
-    so a marker still present once we hold the shared lock means the env stays.
+    gc removes an env's marker while it holds the in-use lock exclusively, so a
+    ready env once we hold the shared lock stays ready while we hold it. None:
+    the cache is read-only, so the env is used without a lock (nothing can
+    remove it there) and no last use is recorded.
     """
+    env = plan.env
     for _ in range(IN_USE_ATTEMPTS):
         ensure_cached(plan, progress, lock_timeout=lock_timeout)
-        stack = ExitStack()
         try:
-            stack.enter_context(holding_in_use(plan.env_path))
+            fd = open_in_use(env)
         except FileNotFoundError:
             continue  # the whole directory went meanwhile
-        if is_ready(plan):
-            with stack:
-                yield
-            return
-        stack.close()
-    raise PylockenvError(
+        if fd is None:
+            if progress.shows_uv_output:
+                progress.say(
+                    f"env {plan.env_hash}: the cache is read-only here, so no in-use lock is "
+                    "taken and no last use is recorded"
+                )
+            return None
+        lock = HeldLock(fd)
+        try:
+            _take_in_use(plan, lock, progress, lock_timeout)
+        except BaseException:
+            lock.release()
+            raise
+        if env_is_ready(env):
+            return lock
+        lock.release()
+    raise EnvVanishedError(
         f"env {plan.env_path} was removed (by 'pylockenv gc'?) each of the {IN_USE_ATTEMPTS} "
         "times it was made ready; run again once gc has finished."
     )
 
 
-@contextmanager
-def using_ephemeral_env(plan: Plan, progress: Progress) -> Iterator[None]:
-    """Create, provision and hold a fresh private env for the block; remove it in every case."""
+def _take_in_use(
+    plan: Plan, lock: HeldLock, progress: Progress, lock_timeout: float | None
+) -> None:
+    def say_waiting() -> None:
+        progress.say(f"env {plan.env_hash}: waiting for 'pylockenv gc' to finish with it")
+
+    if not wait_for_flock(lock.fd, fcntl.LOCK_SH, timeout=lock_timeout, on_wait=say_waiting):
+        raise LockTimeoutError(
+            f"gave up after {lock_timeout:g}s waiting for the in-use lock {plan.env.in_use} "
+            "(held exclusively by 'pylockenv gc'); run again later, or give a longer "
+            "--lock-timeout."
+        )
+    try:
+        os.utime(lock.fd)  # the last use, read by list and gc
+    except OSError:
+        if progress.shows_uv_output:
+            progress.say(f"env {plan.env_hash}: cannot record its last use (read-only cache)")
+
+
+def provision_ephemeral(plan: Plan, progress: Progress) -> HeldLock:
+    """Create and provision a fresh private env; return its directory lock, held shared.
+
+    The lock is held from creation on, so gc never takes a live run's env for an
+    orphan. On any failure the env is removed and the error propagates.
+    """
     check_before_provisioning(plan)
-    make_dirs(plan, plan.env_path, leaf_mode=0o700)
-    progress.say(f"env {plan.env_hash}: provisioning ephemeral {plan.env_path}")
+    env = plan.env
+    make_dirs(plan, env.path, leaf_mode=0o700)
+    progress.say(f"env {plan.env_hash}: provisioning ephemeral {env.path}")
     started = time.monotonic()
-    with ExitStack() as stack:
+    lock = None
+    try:
+        lock = HeldLock(open_directory(env))
+        # gc holds it exclusively only when it took the new directory for an orphan.
+        taken = try_flock(lock.fd, fcntl.LOCK_SH)
         try:
-            # Held from creation until removal, so gc never takes a live run's env for orphaned.
-            stack.enter_context(holding_directory(plan.env_path))
-            for step in plan.steps:
-                run_step(step, env_path=plan.env_path, progress=progress)
-            progress.say(f"env {plan.env_hash}: ready in {time.monotonic() - started:.2f}s")
-            yield
-        finally:
-            # Still holding the in-use lock, so gc cannot start removing it at the same time.
-            if remove_env_dir(plan.env_path, progress):
-                progress.say(f"removed ephemeral env {plan.env_path}")
+            same = os.stat(env.path).st_ino == os.fstat(lock.fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if not (taken and same):
+            raise EnvVanishedError(
+                f"{env.path} was removed (by 'pylockenv gc'?) the moment it was created; run again."
+            )
+        for step in plan.steps:
+            run_step(step, env=env, progress=progress)
+    except BaseException:
+        if remove_quietly(env.path, progress):
+            progress.say(f"removed ephemeral env {env.path}")
+        if lock is not None:
+            lock.release()
+        raise
+    progress.say(f"env {plan.env_hash}: ready in {time.monotonic() - started:.2f}s")
+    return lock
+
+
+def remove_ephemeral(plan: Plan, lock: HeldLock, progress: Progress) -> bool:
+    """Remove the ephemeral env after its command, if nothing else holds it; whether removed.
+
+    The command's own children may have kept the directory lock (daemons); then
+    the env is left for them, and gc removes it once they are gone.
+    """
+    if not try_flock(lock.fd, fcntl.LOCK_EX):
+        progress.say(
+            f"ephemeral env {plan.env_path} is still held by processes the command started; "
+            "it is left for them ('pylockenv gc' removes it once they are gone)"
+        )
+        lock.release()
+        return False
+    removed = remove_quietly(plan.env_path, progress)
+    lock.release()
+    if removed:
+        progress.say(f"removed ephemeral env {plan.env_path}")
+    return removed

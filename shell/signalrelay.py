@@ -1,6 +1,10 @@
-"""SIGINT and SIGTERM while pylockenv works: interrupt provisioning, pass them on to the command.
+"""SIGINT, SIGTERM and SIGHUP while pylockenv works: interrupt provisioning, pass them on.
 
-While provisioning, the first such signal raises `Interrupted`, so that the
+Used by `execute()` (the Python API, where pylockenv cannot exec the command and
+must wait beside it) and while the CLI provisions; a CLI run execs the command,
+so from then on signals reach the command directly.
+
+While provisioning, the first such signal raises `ProvisioningInterruptedError`, so that the
 code unwinding from it kills uv and removes what it created. While the command
 runs, signals go to the command, and pylockenv waits for it to exit. Once the
 command has been started no signal raises any more, so clean-up cannot be cut
@@ -17,11 +21,11 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any, Literal
 
-from .errors import Interrupted
+from .errors import ProvisioningInterruptedError
 
-RELAYED = (signal.SIGINT, signal.SIGTERM)
+RELAYED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-Mode = Literal["interrupt", "forward", "hold"]
+Phase = Literal["interrupt", "forward", "hold"]
 
 
 def _terminal_sends_sigint_to_child() -> bool:
@@ -39,13 +43,13 @@ def _terminal_sends_sigint_to_child() -> bool:
 
 
 class SignalRelay:
-    """Context manager owning SIGINT/SIGTERM for the duration of one `execute`.
+    """Context manager owning SIGINT/SIGTERM/SIGHUP for the duration of one `execute`.
 
     Outside the main thread Python cannot set handlers; the relay then does nothing.
     """
 
     def __init__(self) -> None:
-        self.mode: Mode = "interrupt"
+        self.phase: Phase = "interrupt"
         self.doing = "provisioning the environment"
         self.received: list[int] = []
         self._child: subprocess.Popen[Any] | None = None
@@ -76,7 +80,7 @@ class SignalRelay:
 
     def start_forwarding(self) -> None:
         """From now on signals are meant for the command about to start."""
-        self.mode = "forward"
+        self.phase = "forward"
         self.received = []
 
     def set_child(self, child: subprocess.Popen[Any]) -> None:
@@ -87,7 +91,7 @@ class SignalRelay:
 
     def hold(self) -> None:
         """The command has exited: record signals, neither raise nor forward."""
-        self.mode = "hold"
+        self.phase = "hold"
         self._child = None
 
     def _forward(self, signum: int) -> None:
@@ -100,8 +104,8 @@ class SignalRelay:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)
-        if self.mode == "forward":
+        if self.phase == "forward":
             self._forward(signum)
-        elif self.mode == "interrupt":
-            self.mode = "hold"  # one exception is enough; the unwinding must not be cut short
-            raise Interrupted(signum, self.doing)
+        elif self.phase == "interrupt":
+            self.phase = "hold"  # one exception is enough; the unwinding must not be cut short
+            raise ProvisioningInterruptedError(signum, self.doing)

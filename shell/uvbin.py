@@ -49,13 +49,13 @@ MIN_UV_VERSION = (0, 6, 15)
 
 
 def check_uv(uv: str) -> str:
-    """Run `uv --version`; return what it printed (`uv 0.13.9 (...)`), or raise UvNotFound.
+    """Run `uv --version`; return what it printed (`uv 0.13.9 (...)`), or raise UvNotFoundError.
 
     Called only before provisioning (a warm run never starts uv).
     """
     import subprocess
 
-    from .errors import UvNotFound
+    from .errors import UvNotFoundError
 
     how = (
         f"install pylockenv's dependencies (pip install 'uv>={_dotted(MIN_UV_VERSION)}'), "
@@ -64,18 +64,18 @@ def check_uv(uv: str) -> str:
     try:
         result = subprocess.run([uv, "--version"], capture_output=True, text=True, timeout=60)
     except OSError as exc:
-        raise UvNotFound(f"cannot run uv at {uv!r} ({exc.strerror}); {how}.") from None
+        raise UvNotFoundError(f"cannot run uv at {uv!r} ({exc.strerror}); {how}.") from None
     except subprocess.TimeoutExpired:
-        raise UvNotFound(f"'{uv} --version' did not answer within a minute; {how}.") from None
+        raise UvNotFoundError(f"'{uv} --version' did not answer within a minute; {how}.") from None
     words = result.stdout.split()
     if result.returncode != 0 or len(words) < 2 or words[0] != "uv":
-        raise UvNotFound(
+        raise UvNotFoundError(
             f"{uv!r} is not a working uv: '{uv} --version' exited with {result.returncode} "
             f"and printed {(result.stdout + result.stderr).strip()[:200]!r}; {how}."
         )
     version = _parsed(words[1])
     if version is not None and version < MIN_UV_VERSION:
-        raise UvNotFound(
+        raise UvNotFoundError(
             f"uv at {uv!r} is version {words[1]}, but installing from pylock.toml files needs "
             f"uv {_dotted(MIN_UV_VERSION)} or later; {how}."
         )

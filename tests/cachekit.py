@@ -8,10 +8,13 @@ as the case needs (empty marker, no marker, dangling interpreter...).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -137,3 +140,31 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
         code = exc.code if isinstance(exc.code, int) else 1
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+# The name pylockenv gives an ephemeral env, and one of the reference's (tempfile.mkdtemp).
+PYLOCKENV_EPHEMERAL = "env_0123456789abcdef"
+REFERENCE_EPHEMERAL = "env_ab3_x9zq"
+
+
+@contextmanager
+def holding_directory(path: Path) -> Iterator[None]:
+    """Hold `path`'s directory lock shared, as a run of its ephemeral env does."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def lock_is_free(path: Path) -> bool:
+    """Whether nobody holds a lock on `path` (a file, or an ephemeral env's directory)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True

@@ -1,26 +1,44 @@
-"""The pure decisions of cache management: durations, env states, gc, staleness."""
+"""The pure decisions of cache management: durations, markers, env states, gc plans, staleness."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from attrs import evolve
-from pylockenv.core.cacheview import format_size, iso_utc
+from pylockenv.core.cacheview import format_size, iso_utc, printable, render_env_table
 from pylockenv.core.duration import DurationError, format_duration, parse_duration
-from pylockenv.core.envstate import EnvObservation, env_state, reachability, reuse_verdict
-from pylockenv.core.gc import GcPolicy, gc_decision
+from pylockenv.core.envstate import EnvObservation, env_state, reach_of, reuse_of
+from pylockenv.core.gc import (
+    FUTURE_SLACK,
+    GcOutcome,
+    GcPolicy,
+    decide,
+    gc_exit_code,
+    plan_gc,
+)
 from pylockenv.core.plan import LocalDep
+from pylockenv.core.provenance import (
+    ExtraRecord,
+    Marker,
+    Provenance,
+    PylockRecord,
+    parse_marker,
+    render_marker,
+)
 from pylockenv.core.staleness import changed_extras
 
 NOW = 2_000_000_000.0
 DAY = 86400.0
+HERE = "node1"
 
+PROVENANCE = Provenance(host=HERE, pylock=PylockRecord(path="/p/pylock.toml", mtime=5.0))
 READY = EnvObservation(
     name="0123456789abcdef",
     kind="cached",
     path="/cache/envs/0123456789abcdef",
-    marker={},
+    marker=Marker(kind="provenance", provenance=PROVENANCE),
     interpreter_ok=True,
     provisioning=False,
     in_use=False,
@@ -29,7 +47,17 @@ READY = EnvObservation(
     python_version="3.11.7",
     usage=None,
 )
-EPHEMERAL = evolve(READY, name="env_ab", kind="ephemeral", path="/cache/ephemeral/env_ab")
+EMPTY_MARKER = Marker(kind="empty")
+EPHEMERAL = evolve(
+    READY,
+    name="env_0123456789abcdef",
+    kind="ephemeral",
+    path="/cache/ephemeral/env_0123456789abcdef",
+    maker="pylockenv",
+)
+REFERENCE_EPHEMERAL = evolve(
+    EPHEMERAL, name="env_ab3_x9zq", path="/cache/ephemeral/env_ab3_x9zq", maker="reference"
+)
 
 
 @pytest.mark.parametrize(
@@ -58,6 +86,50 @@ def test_times_print_as_iso_utc() -> None:
     assert iso_utc(0.0) == "1970-01-01T00:00:00Z"
 
 
+# --- markers -------------------------------------------------------------------------------
+
+
+def test_a_marker_round_trips_through_its_text() -> None:
+    provenance = evolve(
+        PROVENANCE,
+        local_extra_deps=(ExtraRecord(path="/w/a.whl", kind="file", size=3, mtime=1.0),),
+    )
+    marker = parse_marker(render_marker(provenance).encode())
+    assert marker == Marker(kind="provenance", provenance=provenance)
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"  \n\t"])
+def test_an_empty_marker_is_the_references(data: bytes) -> None:
+    assert parse_marker(data) == Marker(kind="empty")
+
+
+def test_an_older_or_richer_marker_still_reads() -> None:
+    old = {"host": "n2", "hash_input": "n2:3.11:/p:1.0", "future_field": [1, 2]}
+    marker = parse_marker(json.dumps(old).encode())
+    assert marker.provenance is not None
+    assert marker.provenance.host == "n2"
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"\xff\xfe", "not UTF-8"),
+        (b"garbage", "neither empty nor JSON"),
+        (b"[1, 2]", "not an object"),
+        (b'{"host": 7}', "not provenance"),
+        (b'{"pylock": {"path": "/p", "mtime": true}}', "not provenance"),
+        (b"[" * 100_000, "neither empty nor JSON"),
+    ],
+)
+def test_a_damaged_marker_is_unreadable_never_empty(data: bytes, problem: str) -> None:
+    marker = parse_marker(data)
+    assert marker.kind == "unreadable"
+    assert problem in (marker.problem or "")
+
+
+# --- env states ----------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize(
     ("changes", "state"),
     [
@@ -66,58 +138,161 @@ def test_times_print_as_iso_utc() -> None:
         ({"interpreter_ok": False}, "broken"),
         ({"provisioning": True}, "in provisioning"),
         ({"provisioning": True, "marker": None}, "in provisioning"),
+        ({"entry": "not a directory", "marker": None}, "not a directory"),
     ],
 )
 def test_cached_env_states(changes: dict[str, Any], state: str) -> None:
-    assert env_state(evolve(READY, **changes)) == state
+    assert env_state(evolve(READY, **changes), this_host=HERE) == state
+
+
+def test_another_hosts_interpreter_is_never_judged_from_here() -> None:
+    dangling = evolve(READY, interpreter_ok=False)
+    assert env_state(dangling, this_host="node2") == "ready"
+    unknown_host = evolve(dangling, marker=EMPTY_MARKER)
+    assert env_state(unknown_host, this_host=HERE) == "ready"
 
 
 @pytest.mark.parametrize(
-    ("changes", "state"),
+    ("env", "state"),
     [
-        ({"in_use": True}, "ephemeral in use"),
-        ({}, "orphaned ephemeral"),
+        (evolve(EPHEMERAL, in_use=True), "ephemeral in use"),
+        (EPHEMERAL, "orphaned ephemeral"),
+        (REFERENCE_EPHEMERAL, "unlocked ephemeral"),
     ],
 )
-def test_ephemeral_env_states(changes: dict[str, Any], state: str) -> None:
-    assert env_state(evolve(EPHEMERAL, **changes)) == state
+def test_ephemeral_env_states(env: EnvObservation, state: str) -> None:
+    assert env_state(env, this_host=HERE) == state
 
 
-def decide(env: EnvObservation, older_than: float = 30 * DAY, **policy: Any) -> str:
-    return gc_decision(env, GcPolicy(now=NOW, older_than=older_than, **policy)).action
+# --- gc plans ------------------------------------------------------------------------------
+
+
+def policy(older_than: float = 30 * DAY, **changes: Any) -> GcPolicy:
+    settings: dict[str, Any] = {"host": HERE, **changes}
+    return GcPolicy(now=NOW, older_than=older_than, this_host=HERE, **settings)
+
+
+def action(env: EnvObservation, older_than: float = 30 * DAY, **changes: Any) -> str:
+    return decide(env, policy(older_than, **changes)).action
 
 
 def test_gc_removes_a_ready_env_unused_past_the_threshold() -> None:
-    assert decide(READY, older_than=10 * DAY) == "remove"
-    assert decide(READY, older_than=11 * DAY) == "keep"
+    assert action(READY, older_than=10 * DAY) == "remove"
+    assert action(READY, older_than=11 * DAY) == "keep"
 
 
 def test_gc_skips_envs_in_use_or_in_provisioning_whatever_their_age() -> None:
-    assert decide(evolve(READY, in_use=True), older_than=0) == "skip"
-    assert decide(evolve(READY, provisioning=True, marker=None), older_than=0) == "skip"
-    assert decide(evolve(EPHEMERAL, in_use=True), older_than=0) == "skip"
+    assert action(evolve(READY, in_use=True), older_than=0) == "skip"
+    assert action(evolve(READY, provisioning=True, marker=None), older_than=0) == "skip"
+    assert action(evolve(EPHEMERAL, in_use=True), older_than=0) == "skip"
 
 
-def test_gc_removes_partial_broken_and_orphaned_envs_whatever_their_age() -> None:
-    for env in (evolve(READY, marker=None), evolve(READY, interpreter_ok=False), EPHEMERAL):
-        assert decide(evolve(env, last_used=NOW)) == "remove"
+def test_gc_removes_partial_broken_orphaned_and_blocking_entries_whatever_their_age() -> None:
+    for env in (
+        evolve(READY, marker=None),
+        evolve(READY, interpreter_ok=False),
+        EPHEMERAL,
+        evolve(READY, entry="not a directory", marker=None),
+    ):
+        assert action(evolve(env, last_used=NOW)) == "remove"
 
 
-def test_gc_with_names_removes_only_those_whatever_their_age() -> None:
+def test_gc_judges_a_reference_ephemeral_env_by_age_never_as_an_orphan() -> None:
+    recent = evolve(REFERENCE_EPHEMERAL, created=NOW - 3600)
+    assert decide(recent, policy()).reason == "unlocked ephemeral, recent"
+    assert action(recent) == "keep"
+    assert action(recent, older_than=60) == "remove"
+
+
+def test_gc_leaves_other_hosts_envs_to_them_unless_asked() -> None:
+    theirs = evolve(
+        READY, marker=Marker(kind="provenance", provenance=evolve(PROVENANCE, host="n2"))
+    )
+    assert decide(theirs, policy(0)).reason == "other host"
+    assert action(theirs, 0, host=None) == "remove"
+    assert action(theirs, 0, host="n2") == "remove"
+    broken_there = evolve(theirs, interpreter_ok=False, last_used=NOW)
+    assert action(broken_there, host=None) == "keep"
+
+
+def test_an_env_of_unknown_host_belongs_to_this_hosts_view() -> None:
+    reference = evolve(READY, marker=EMPTY_MARKER)
+    assert action(reference, 0) == "remove"
+    assert action(reference, 0, host="n2") == "keep"
+
+
+def test_gc_with_names_removes_only_those_whatever_their_age_or_host() -> None:
     fresh = evolve(READY, last_used=NOW)
-    assert decide(fresh, only=frozenset({READY.name})) == "remove"
-    assert decide(evolve(READY, marker=None), only=frozenset({"other"})) == "keep"
+    assert action(fresh, only=frozenset({READY.name})) == "remove"
+    assert action(evolve(READY, marker=None), only=frozenset({"other"})) == "keep"
+    assert action(evolve(fresh, in_use=True), only=frozenset({READY.name})) == "skip"
+
+
+def test_a_time_far_in_the_future_is_no_record_a_little_ahead_is_now() -> None:
+    assert decide(evolve(READY, last_used=NOW + 2 * FUTURE_SLACK), policy()).reason == (
+        "dated in the future"
+    )
+    assert action(evolve(READY, last_used=NOW + 60)) == "keep"
+
+
+def test_a_gc_plan_has_one_entry_per_env_by_name() -> None:
+    other = evolve(READY, name="fedcba9876543210", last_used=NOW)
+    plan = plan_gc([other, READY], policy(10 * DAY))
+    assert [entry.env.name for entry in plan.entries] == [READY.name, other.name]
+    assert [entry.env.name for entry in plan.removals] == [READY.name]
+
+
+@pytest.mark.parametrize(
+    ("results", "code"),
+    [
+        ((), 0),
+        (("removed", "gone", "kept"), 0),
+        (("removed", "skipped"), 3),
+        (("skipped", "failed"), 1),
+    ],
+)
+def test_gc_exit_code_says_what_was_left_undone(results: tuple[str, ...], code: int) -> None:
+    entry = decide(READY, policy(0))
+    outcomes = [GcOutcome(entry=entry, result=result) for result in results]  # type: ignore[arg-type]
+    assert gc_exit_code(outcomes) == code
+
+
+# --- what the next run does, and whether a spec still reaches its env -----------------------
 
 
 def test_reuse_needs_a_cached_ready_env() -> None:
-    assert reuse_verdict("cached", READY).startswith("yes")
-    assert reuse_verdict("cached", None).startswith("no")
-    assert reuse_verdict("cached", evolve(READY, interpreter_ok=False)).startswith("no")
-    assert reuse_verdict("ephemeral", READY).startswith("no")
+    assert reuse_of("cached", READY, this_host=HERE) == "ready"
+    assert reuse_of("cached", None, this_host=HERE) == "absent"
+    assert reuse_of("cached", evolve(READY, interpreter_ok=False), this_host=HERE) == "broken"
+    assert reuse_of("ephemeral", READY, this_host=HERE) == "refresh"
 
+
+def test_an_env_is_reachable_while_its_host_and_pylock_are_as_recorded() -> None:
+    assert reach_of(READY, this_host=HERE, pylock_mtime=5.0) == "reachable"
+
+
+@pytest.mark.parametrize(
+    ("hostname", "mtime", "reach"),
+    [("node2", 5.0, "other host"), (HERE, 6.0, "pylock changed"), (HERE, None, "pylock gone")],
+)
+def test_an_env_is_unreachable_once_host_or_pylock_differ(
+    hostname: str, mtime: float | None, reach: str
+) -> None:
+    assert reach_of(READY, this_host=hostname, pylock_mtime=mtime) == reach
+
+
+def test_reachability_of_an_env_without_provenance_is_unknown() -> None:
+    assert reach_of(evolve(READY, marker=EMPTY_MARKER), this_host=HERE, pylock_mtime=5.0) == (
+        "unknown"
+    )
+
+
+# --- staleness -----------------------------------------------------------------------------
 
 WHEEL = LocalDep(path="/w/app.whl", kind="file", size=900, mtime=1.5)
-RECORDED = {"local_extra_deps": [{"path": "/w/app.whl", "kind": "file", "size": 900, "mtime": 1.5}]}
+RECORDED = Provenance(
+    local_extra_deps=(ExtraRecord(path="/w/app.whl", kind="file", size=900, mtime=1.5),)
+)
 
 
 def test_an_unchanged_extra_is_not_stale() -> None:
@@ -132,34 +307,20 @@ def test_an_extra_whose_size_mtime_or_kind_changed_is_stale(changes: dict[str, A
 
 def test_directories_and_unrecorded_extras_are_never_stale() -> None:
     directory = LocalDep(path="/src", kind="directory", size=4096, mtime=9.0)
-    recorded = {"local_extra_deps": [{"path": "/src", "kind": "directory"}]}
+    recorded = Provenance(local_extra_deps=(ExtraRecord(path="/src", kind="directory"),))
     assert changed_extras((directory,), recorded) == ()
-    assert changed_extras((evolve(WHEEL, size=1),), {}) == ()
+    assert changed_extras((evolve(WHEEL, size=1),), Provenance()) == ()
+    assert changed_extras((WHEEL,), None) == ()
 
 
-PROVENANCE = {"host": "node1", "pylock": {"path": "/p/pylock.toml", "mtime": 5.0}}
+# --- what reaches the terminal ---------------------------------------------------------------
 
 
-def test_an_env_is_reachable_while_its_host_and_pylock_are_as_recorded() -> None:
-    env = evolve(READY, marker=PROVENANCE)
-    assert reachability(env, hostname="node1", pylock_mtime=5.0).startswith("yes")
-
-
-@pytest.mark.parametrize(
-    ("hostname", "mtime", "reason"),
-    [
-        ("node2", 5.0, "made on host node1"),
-        ("node1", 6.0, "changed since"),
-        ("node1", None, "gone"),
-    ],
-)
-def test_an_env_is_unreachable_once_host_or_pylock_differ(
-    hostname: str, mtime: float | None, reason: str
-) -> None:
-    verdict = reachability(evolve(READY, marker=PROVENANCE), hostname=hostname, pylock_mtime=mtime)
-    assert verdict.startswith("no: ")
-    assert reason in verdict
-
-
-def test_reachability_of_an_env_without_provenance_is_unknown() -> None:
-    assert reachability(READY, hostname="node1", pylock_mtime=5.0).startswith("unknown")
+def test_names_from_disk_are_printed_escaped() -> None:
+    assert printable("env_\x1b[2Jx\ny") == "env_\\x1b[2Jx\\ny"
+    hostile = evolve(READY, name="0123456789abcdef", path="/c/\x1b]0;pwned\x07")
+    table = render_env_table(
+        [hostile], now=NOW, cache_root="/c\n", this_host=HERE, others=["/c/envs/a\x1bb"]
+    )
+    assert "\x1b" not in table
+    assert "/c\\n" in table

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from envtools import cli, env_dirs, make_app, run_env, uv_calls, write_uv_wrapper
+from envtools import (
+    cli,
+    env_dirs,
+    make_app,
+    pylockenv_argv,
+    run_env,
+    uv_calls,
+    write_uv_wrapper,
+)
 
 
 @pytest.fixture(scope="module")
@@ -129,12 +137,20 @@ def test_command_exit_status_passes_through(tmp_path: Path, uv_cache: Path) -> N
     assert cli(run_env(tmp_path, uv_cache), "run", str(spec)).returncode == 3
 
 
-def test_command_killed_by_a_signal_gives_128_plus_its_number(
-    tmp_path: Path, uv_cache: Path
-) -> None:
+def test_command_killed_by_a_signal_kills_the_run_with_it(tmp_path: Path, uv_cache: Path) -> None:
+    # The CLI execs the command: its death by a signal is the process's own, and a shell
+    # reports it as 128+N.
     spec = make_app(tmp_path, command=f"probe kill-self {int(signal.SIGUSR1)}")
     result = cli(run_env(tmp_path, uv_cache), "run", str(spec))
-    assert result.returncode == 128 + signal.SIGUSR1
+    assert result.returncode == -signal.SIGUSR1
+    shell = subprocess.run(
+        ["sh", "-c", '"$@"; echo "status $?"', "sh", *pylockenv_argv("run", str(spec))],
+        env=run_env(tmp_path, uv_cache),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shell.stdout.endswith(f"status {128 + signal.SIGUSR1}\n")
 
 
 def test_unknown_command_exits_127_with_a_message(tmp_path: Path, uv_cache: Path) -> None:

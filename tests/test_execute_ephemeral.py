@@ -32,7 +32,7 @@ def test_success_runs_in_a_private_env_and_removes_it(tmp_path: Path, uv_cache: 
     report = json.loads(result.stdout)
     assert Path(report["prefix"]).parent.name == "ephemeral"
     assert report["prefix_mode"] == 0o700
-    assert ephemeral_dirs(tmp_path) == []
+    wait_until_removed(tmp_path)
 
 
 def test_ephemeral_run_leaves_the_cached_env_alone(tmp_path: Path, uv_cache: Path) -> None:
@@ -51,7 +51,7 @@ def test_ephemeral_run_leaves_the_cached_env_alone(tmp_path: Path, uv_cache: Pat
 def test_command_failure_still_removes_the_env(tmp_path: Path, uv_cache: Path) -> None:
     spec = make_app(tmp_path, command="probe exit 3", refresh=True)
     assert cli(run_env(tmp_path, uv_cache), "run", str(spec)).returncode == 3
-    assert ephemeral_dirs(tmp_path) == []
+    wait_until_removed(tmp_path)
 
 
 def test_provisioning_failure_removes_the_env(tmp_path: Path, uv_cache: Path) -> None:
@@ -92,4 +92,9 @@ def test_signal_while_the_command_runs_is_forwarded_then_the_env_removed(
     _, stderr = runner.communicate(timeout=60)
     assert record.read_text() == str(int(signum))
     assert runner.returncode == 0, stderr
-    assert ephemeral_dirs(tmp_path) == []
+    wait_until_removed(tmp_path)
+
+
+def wait_until_removed(tmp_path: Path) -> None:
+    """The CLI execs the command; a detached cleanup process removes the env once it ends."""
+    wait_for(lambda: ephemeral_dirs(tmp_path) == [], what="the cleanup process to remove the env")

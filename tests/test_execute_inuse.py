@@ -7,8 +7,8 @@ import signal
 from pathlib import Path
 
 import pytest
+from cachekit import lock_is_free
 from envtools import env_dirs, ephemeral_dirs, make_app, run_env, start_cli, wait_for
-from pylockenv.shell.inuse import try_exclusive
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +25,12 @@ def test_env_is_in_use_while_the_command_runs_and_free_after(
     runner = start_cli(run_env(tmp_path, uv_cache), "run", str(spec))
     wait_for(lambda: Path(f"{record}.ready").exists(), what="the command to start")
     [env_dir] = ephemeral_dirs(tmp_path) if refresh else env_dirs(tmp_path)
-    with try_exclusive(str(env_dir), ephemeral=refresh) as free:
-        assert not free
+    lock = env_dir if refresh else env_dir / ".in-use"
+    assert not lock_is_free(lock)
     os.kill(runner.pid, signal.SIGTERM)
     _, stderr = runner.communicate(timeout=60)
     assert runner.returncode == 0, stderr
-    if not refresh:
-        with try_exclusive(str(env_dir)) as free:
-            assert free
+    if refresh:
+        wait_for(lambda: not env_dir.exists(), what="the cleanup process to remove the env")
+    else:
+        assert lock_is_free(lock)

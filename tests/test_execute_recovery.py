@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -21,7 +22,6 @@ from envtools import (
     write_uv_wrapper,
 )
 from filelock import FileLock
-from pylockenv.shell.inuse import try_exclusive
 
 
 @pytest.fixture(scope="module")
@@ -134,14 +134,17 @@ def test_run_provisions_again_when_gc_removed_the_env_while_it_waited(
     assert cli(env, "provision", str(spec)).returncode == 0
     [env_dir] = env_dirs(tmp_path)
     stderr = tmp_path / "stderr.txt"
-    with try_exclusive(str(env_dir)) as taken:  # what gc holds while it removes an env
-        assert taken
+    in_use = os.open(env_dir / ".in-use", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(in_use, fcntl.LOCK_EX)  # what gc holds while it removes an env
         with stderr.open("w") as stream:
             waiting = subprocess.Popen(
                 pylockenv_argv("run", str(spec)), env=env, stderr=stream, text=True
             )
         wait_for(lambda: "reusing" in stderr.read_text(), what="the run to find the env ready")
         (env_dir / ".provisioned").unlink()
+    finally:
+        os.close(in_use)
     assert waiting.wait(timeout=120) == 0, stderr.read_text()
     assert "provisioning" in stderr.read_text()
     assert (env_dir / ".provisioned").is_file()

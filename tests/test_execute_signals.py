@@ -15,7 +15,7 @@ from types import FrameType
 import pytest
 from envtools import make_app, pylockenv_argv, run_env, start_cli, wait_for, write_uv_wrapper
 from pylockenv.shell import execute, load, plan
-from pylockenv.shell.errors import CommandNotFound, ProvisionError
+from pylockenv.shell.errors import CommandNotFoundError, ProvisionError
 from pylockenv.shell.progress import Progress
 
 
@@ -75,7 +75,7 @@ def test_execute_leaves_environ_cwd_and_signal_handlers_as_they_were(tmp_path: P
 def test_execute_raises_command_not_found_and_restores_handlers(tmp_path: Path) -> None:
     spec = make_app(tmp_path, command="missing-tool")
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(CommandNotFound) as raised:
+    with pytest.raises(CommandNotFoundError) as raised:
         execute(plan(load(str(spec))), progress=quiet())
     assert raised.value.exit_code == 127
     assert signal.getsignal(signal.SIGTERM) is before

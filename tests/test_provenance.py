@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from builders import build_wheel
 from cachekit import Template, make_project, provision_template, pylockenv
+from pylockenv.core.provenance import ExtraRecord
 from pylockenv.shell import load, plan
+from pylockenv.shell.marker import read_marker
 from pylockenv.shell.provenance import record_provenance, staleness_warnings
 
 
@@ -81,10 +83,9 @@ def test_provenance_records_a_directory_extra_by_path_only(
     recorded = record_provenance(
         plan(load(str(spec))), started=0.0, duration=1.0, uv_version="uv 0.13.9"
     )
-    assert recorded["local_extra_deps"][0] == {
-        "path": str(tmp_path / "srctree"),
-        "kind": "directory",
-    }
+    assert recorded.local_extra_deps[0] == ExtraRecord(
+        path=str(tmp_path / "srctree"), kind="directory"
+    )
 
 
 def test_provenance_records_uv_timing_and_pylockenv_version(provenance: dict[str, Any]) -> None:
@@ -113,7 +114,7 @@ def test_reusing_an_env_whose_extra_is_unchanged_warns_nothing(
 ) -> None:
     the_plan = plan(load(str(in_template_cache.project.spec)))
     assert the_plan.env_path == str(in_template_cache.env_path)
-    assert staleness_warnings(the_plan) == []
+    assert staleness_warnings(the_plan, read_marker(the_plan.env)) == []
 
 
 def test_touching_the_extra_wheel_warns_on_reuse(in_template_cache: Template) -> None:
@@ -121,7 +122,8 @@ def test_touching_the_extra_wheel_warns_on_reuse(in_template_cache: Template) ->
     before = wheel.stat()
     try:
         os.utime(wheel, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
-        (warning,) = staleness_warnings(plan(load(str(in_template_cache.project.spec))))
+        the_plan = plan(load(str(in_template_cache.project.spec)))
+        (warning,) = staleness_warnings(the_plan, read_marker(the_plan.env))
         assert str(wheel) in warning
     finally:
         os.utime(wheel, ns=(before.st_atime_ns, before.st_mtime_ns))
@@ -136,7 +138,8 @@ def test_an_empty_reference_marker_gives_no_staleness_warnings(
     try:
         marker.write_text("")
         os.utime(wheel, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
-        assert staleness_warnings(plan(load(str(in_template_cache.project.spec)))) == []
+        the_plan = plan(load(str(in_template_cache.project.spec)))
+        assert staleness_warnings(the_plan, read_marker(the_plan.env)) == []
     finally:
         marker.write_text(saved)
         os.utime(wheel, ns=(before.st_atime_ns, before.st_mtime_ns))

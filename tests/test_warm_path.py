@@ -1,7 +1,8 @@
 """A warm `pylockenv run` does only what reusing an env needs.
 
 It opens the spec, the marker and the env's in-use lock file (the lock that keeps
-gc away while the command runs; opened, never read), starts only the command, and
+gc away while the command runs; opened, never read), execs the command (no
+launcher process stays beside it, and nothing else is started), and
 does not import what provisioning needs (filelock, tomllib, packaging) or the cache
 commands. The run is audited in its own process with `sys.addaudithook`: every
 "open" and "subprocess.Popen" event is recorded, and the loaded modules are listed
@@ -21,27 +22,35 @@ from typing import Any
 import pytest
 from envtools import cli, env_dirs, make_app, run_env
 
-# Runs `pylockenv ARGS` in this process under an audit hook, then writes what it saw to REPORT.
+# Runs `pylockenv ARGS` in this process under an audit hook and writes what it saw to
+# REPORT: when pylockenv execs the command (the "os.exec" event comes just before), or
+# when main() returns.
 AUDITED_RUN = """\
 import json, os, sys
 
 opened, started = [], []
 
 
+def write_report(code):
+    seen = {"code": code, "opened": list(opened), "started": list(started)}
+    seen["modules"] = sorted(sys.modules)
+    with open(sys.argv[1], "w") as stream:
+        json.dump(seen, stream)
+
+
 def audit(event, args):
     if event == "open" and isinstance(args[0], (str, bytes)):
         opened.append(os.fsdecode(args[0]))
-    elif event == "subprocess.Popen":
+    elif event in ("subprocess.Popen", "os.exec"):
         started.append([os.fsdecode(word) for word in args[1]])
+        if event == "os.exec":
+            write_report("exec")
 
 
 sys.addaudithook(audit)
 from pylockenv.shell.cli import main
 
-code = main(sys.argv[2:])
-report = {"code": code, "opened": list(opened), "started": started, "modules": sorted(sys.modules)}
-with open(sys.argv[1], "w") as stream:
-    json.dump(report, stream)
+write_report(main(sys.argv[2:]))
 """
 
 PROVISIONING_ONLY = ("filelock", "tomllib", "packaging", "pylockenv.shell.cachecmds")
@@ -58,7 +67,7 @@ def audited_run(env: Mapping[str, str], report: Path, *args: str) -> dict[str, A
     )
     assert done.returncode == 0, done.stderr
     seen: dict[str, Any] = json.loads(report.read_text())
-    assert seen["code"] == 0
+    assert seen["code"] == "exec"
     return seen
 
 
@@ -97,7 +106,7 @@ def test_a_warm_run_opens_only_the_spec_the_marker_and_the_in_use_lock(
     }
 
 
-def test_a_warm_run_starts_the_command_and_nothing_else(
+def test_a_warm_run_execs_the_command_and_starts_nothing_else(
     app: tuple[Path, dict[str, str]], warm: dict[str, Any]
 ) -> None:
     spec, _ = app

@@ -1,0 +1,142 @@
+"""The `.provisioned` marker's content: how an env was made, as a typed, versioned record.
+
+The marker's presence alone means "provisioned" (the reference writes it
+empty); pylockenv writes a `Provenance` into it as JSON. Reading is lenient:
+an empty marker, an older format or one with fields we do not know still
+reads, and only what cannot be read at all is reported as unreadable, never
+mistaken for the reference's empty marker.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import cattrs
+from attrs import frozen
+
+from .facts import FileKind
+
+PROVENANCE_FORMAT = 1
+# A marker is a few kilobytes; anything far larger is not one of ours.
+MARKER_SIZE_LIMIT = 1 << 20
+
+
+@frozen(kw_only=True)
+class PylockRecord:
+    """The pylock as it was when the env was provisioned."""
+
+    path: str
+    mtime: float | None = None
+    sha256: str | None = None
+
+
+@frozen(kw_only=True)
+class ExtraRecord:
+    """One local extra dep as it was when the env was provisioned (size, mtime and hash
+    for a file; a directory is recorded by its path alone)."""
+
+    path: str
+    kind: FileKind | None = None
+    size: int | None = None
+    mtime: float | None = None
+    sha256: str | None = None
+
+
+@frozen(kw_only=True)
+class Provenance:
+    """What pylockenv records in the marker of an env it provisioned.
+
+    Every field may be missing from an older or foreign marker, so every field
+    has a default; `host` is the host name the env was made on (an env's
+    interpreter may point to paths only that host has).
+    """
+
+    format: int = PROVENANCE_FORMAT
+    env_hash: str | None = None
+    hash_input: str | None = None
+    mode: str | None = None
+    host: str | None = None
+    python_version_requested: str | None = None
+    python_version: str | None = None
+    pylock: PylockRecord | None = None
+    local_extra_deps: tuple[ExtraRecord, ...] = ()
+    uv: str | None = None
+    uv_version: str | None = None
+    started: str | None = None
+    duration_seconds: float | None = None
+    pylockenv_version: str | None = None
+    source: str | None = None
+
+
+MarkerKind = Literal["empty", "provenance", "unreadable"]
+
+
+@frozen(kw_only=True)
+class Marker:
+    """A marker that exists: empty (as the reference writes it), with provenance, or
+    unreadable (`problem` says why: not JSON, wrong shape, too large, not a file)."""
+
+    kind: MarkerKind
+    provenance: Provenance | None = None
+    problem: str | None = None
+
+
+def _reject_bool(value: object, type_: type) -> Any:
+    # cattrs would turn true into 1 and 1.0; a boolean where a number belongs is damage.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, got {value!r}")
+    return type_(value)
+
+
+def _strict_str(value: object, _: type) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=False)
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(int, _reject_bool)
+    converter.register_structure_hook(float, _reject_bool)
+    return converter
+
+
+_CONVERTER = _make_converter()
+
+
+def parse_marker(data: bytes) -> Marker:
+    """The marker whose bytes are `data`: empty, a Provenance, or unreadable with a reason."""
+    if len(data) > MARKER_SIZE_LIMIT:
+        return Marker(kind="unreadable", problem=f"it is larger than {MARKER_SIZE_LIMIT} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return Marker(kind="unreadable", problem="it is not UTF-8 text")
+    if not text.strip():
+        return Marker(kind="empty")
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return Marker(kind="unreadable", problem="it is neither empty nor JSON")
+    if not isinstance(document, dict):
+        return Marker(kind="unreadable", problem="its JSON is not an object")
+    try:
+        provenance = _CONVERTER.structure(document, Provenance)
+    except cattrs.BaseValidationError as exc:
+        details = "; ".join(cattrs.transform_error(exc, path="marker"))
+        return Marker(kind="unreadable", problem=f"its JSON is not provenance ({details})")
+    return Marker(kind="provenance", provenance=provenance)
+
+
+def provenance_to_dict(provenance: Provenance) -> dict[str, Any]:
+    """The plain-data form of `provenance`, as written into the marker and shown by `show`."""
+    data: dict[str, Any] = _CONVERTER.unstructure(provenance)
+    data["local_extra_deps"] = list(data["local_extra_deps"])
+    return data
+
+
+def render_marker(provenance: Provenance) -> str:
+    """The marker's text: the provenance as JSON, keys sorted, with a trailing newline."""
+    return json.dumps(provenance_to_dict(provenance), indent=2, sort_keys=True) + "\n"
