@@ -27,7 +27,7 @@ from types import TracebackType
 
 from pylockenv.core.layout import EnvLayout
 
-from .cachefiles import open_regular
+from .cachefiles import CacheFileError, open_regular
 
 POLL_SECONDS = 0.005  # between attempts on a lock held by another process
 
@@ -127,8 +127,8 @@ def is_locked(path: str, *, directory: bool = False) -> bool:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         else:
             fd = open_regular(path, os.O_RDONLY)
-    except OSError:
-        return False
+    except (OSError, CacheFileError):
+        return False  # no lock file, or none a run could hold (a link, a directory)
     try:
         return not try_flock(fd, fcntl.LOCK_EX)
     finally:

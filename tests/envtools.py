@@ -25,7 +25,9 @@ REAL_UV = os.environ.get("PYLOCKENV_TEST_REAL_UV") or find_uv()
 # `probe kill-self N` dies of signal N; `probe wait-signal FILE` writes FILE.ready,
 # then waits until SIGTERM or SIGINT, writes the signal's number to FILE and exits 0;
 # `probe count-sigint FILE` writes FILE.ready, appends a line to FILE per SIGINT, and
-# exits 0.5 s after the first.
+# exits 0.5 s after the first. `probe count-signals FILE` writes its pid to FILE.ready,
+# appends a line to FILE per SIGTERM, SIGHUP or SIGINT (the signal's number), and exits 0
+# 0.5 s after the first; `probe count-signals FILE GO` also exits once GO exists.
 PROBE_SOURCE = """\
 import json
 import os
@@ -60,6 +62,21 @@ def main():
         while not os.path.exists(rest[0]):
             time.sleep(0.01)
         time.sleep(0.5)  # long enough for a second SIGINT to arrive, if one is coming
+    elif what == "count-signals":
+        def note(signum, frame):
+            with open(rest[0], "a") as stream:
+                stream.write(f"{signum}\\n")
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(signum, note)
+        with open(rest[0] + ".tmp", "w") as stream:
+            stream.write(str(os.getpid()))
+        os.rename(rest[0] + ".tmp", rest[0] + ".ready")
+        deadline = time.monotonic() + 60
+        while not os.path.exists(rest[0]) and time.monotonic() < deadline:
+            if rest[1:] and os.path.exists(rest[1]):
+                return
+            time.sleep(0.01)
+        time.sleep(0.5)  # long enough for a second copy to arrive, if one is coming
     elif what == "wait-signal":
         def record(signum, frame):
             with open(rest[0], "w") as stream:
