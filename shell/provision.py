@@ -115,8 +115,6 @@ def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
         )
     except OSError as exc:
         raise UvNotFoundError(
@@ -126,8 +124,8 @@ def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     try:
         assert process.stdout is not None
-        with process.stdout:
-            for line in process.stdout:
+        with process.stdout, progress.step(step.name) as shown:
+            for line in shown.follow(process.stdout):
                 progress.raw(line)
                 # uv's warnings (the experimental-pylock notice) are not the cause; -v shows them.
                 if line.strip() and not line.startswith("warning:"):
