@@ -18,6 +18,7 @@ from pylockenv.core.envstate import EntryType, EnvObservation
 from pylockenv.core.errors import PylockenvError
 from pylockenv.core.gc import GcEntry, GcOutcome, GcPlan, GcPolicy, GcReason, decide
 from pylockenv.core.layout import (
+    LOCK_SUFFIX,
     CacheLayout,
     EnvLayout,
     cache_layout,
@@ -116,8 +117,8 @@ def scan_cache(cache: CacheLayout, *, sizes: bool = True) -> tuple[list[EnvObser
 
 
 def _is_lock_of_an_env(directory: str, name: str) -> bool:
-    stem, dot, suffix = name.rpartition(".")
-    return bool(dot) and f".{suffix}" == ".lock" and env_kind_of(directory, stem) == "cached"
+    stem = name.removesuffix(LOCK_SUFFIX)
+    return stem != name and env_kind_of(directory, stem) == "cached"
 
 
 def find_env(cache: CacheLayout, name: str) -> EnvObservation | None:
