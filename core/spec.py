@@ -3,13 +3,18 @@
 Plain data (from YAML or from CLI flags) is structured with one cattrs converter
 that refuses to coerce: a number is not a string, a string is not a list, and an
 unknown key is an error. Every error names the file, the field path and what was
-expected, in one sentence.
+expected, in one sentence; values are quoted through `limits.shown`, never whole.
+
+Strings must also be something the rest of the run can carry: UTF-8 text without
+NUL bytes, paths no longer than a path can be, and local extras free of what uv
+would read as requirement syntax (see `core.limits`).
 """
 
 from __future__ import annotations
 
+import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import cattrs
@@ -17,6 +22,17 @@ from attrs import field, fields, frozen
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from .errors import SpecError
+from .limits import (
+    LISTED_MAX_ITEMS,
+    SHOWN_MAX_CHARS,
+    listed,
+    path_entry_problem,
+    path_problem,
+    requirement_problem,
+    shown,
+    shown_path,
+    text_problem,
+)
 
 COMMAND_TYPE = "python_env"
 
@@ -65,15 +81,23 @@ class _Rejected(ValueError):
     """Raised by the strict hooks; its message is shown to the user as it is."""
 
 
-def _describe(value: object) -> str:
+def _describe(value: object, *, quote: bool = True) -> str:
+    """A few words for `value`; `quote=False` leaves a string's text out (a whole
+    document that is not a mapping may be any file, such as /etc/passwd)."""
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {shown(value)}" if quote else f"text ({len(value):,} characters)"
     if isinstance(value, int | float):
-        return repr(value)
+        try:
+            text = repr(value)
+        except ValueError:  # an int over sys.get_int_max_str_digits()
+            return "a number too long to show"
+        return text if len(text) <= SHOWN_MAX_CHARS else f"a number of {len(text):,} digits"
+    if isinstance(value, bytes):
+        return "binary data"
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list | tuple):
@@ -130,16 +154,24 @@ def _make_converter() -> cattrs.Converter:
 CONVERTER = _make_converter()
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
+
+
+def _name(name: str) -> str:
+    """A key or command name as a message shows it: bare if plain, else quoted and capped."""
+    return name if _PLAIN_NAME.fullmatch(name) else shown(name)
+
+
 def _format_exception(exc: BaseException, _: object) -> str:
     if isinstance(exc, _Rejected):
         return str(exc)
     if isinstance(exc, KeyError):
         return "this required field is missing; add it (see the spec reference in the README)"
     if isinstance(exc, ForbiddenExtraKeysError):
-        unknown = ", ".join(sorted(exc.extra_fields))
+        unknown = listed(sorted(_name(str(key)) for key in exc.extra_fields))
         allowed = ", ".join(FIELD_NAMES)
         return f"unknown key(s) {unknown}; the keys of a python_env command are {allowed}"
-    return f"invalid value ({exc})"
+    return f"invalid value ({shown(str(exc))})"
 
 
 def _join(path: str, child: str) -> str:
@@ -153,43 +185,129 @@ def _field_errors(exc: ClassValidationError | IterableValidationError, path: str
     for line in cattrs.transform_error(exc, path="\0", format_exception=_format_exception):
         message, _, where = line.rpartition(" @ ")
         where = where.replace("\0.", "").replace("\0", "")
+        if len(where) > 2 * SHOWN_MAX_CHARS:  # an env key is part of the path, as its repr
+            where = where[:SHOWN_MAX_CHARS] + "..."
         full = _join(path, where) if where else path
         messages.append(f"{full}: {message}" if full else message)
+    if len(messages) > LISTED_MAX_ITEMS:
+        more = len(messages) - LISTED_MAX_ITEMS
+        messages = [*messages[:LISTED_MAX_ITEMS], f"and {more:,} more like these"]
     return messages
+
+
+def _env_field(name: str) -> str:
+    return f"env[{shown(name)}]"
+
+
+_EMPTY_PATH_ADVICE = {
+    "pylock": "the path of a pylock.toml file",
+    "local_extra_deps": "the path of a wheel or a source tree",
+    "prepend_paths": "a directory to put on PATH",
+}
+
+
+def _path_fields(
+    pylock: str, extras: Sequence[str], prepend: Sequence[str]
+) -> list[tuple[str, str, str]]:
+    """The path fields, as (field, field name with its index, value)."""
+    return [
+        ("pylock", "pylock", pylock),
+        *(("local_extra_deps", f"local_extra_deps[{i}]", dep) for i, dep in enumerate(extras)),
+        *(("prepend_paths", f"prepend_paths[{i}]", entry) for i, entry in enumerate(prepend)),
+    ]
+
+
+def _path_problem(kind: str, path: str) -> str | None:
+    """What is wrong with `path` as a value of the field `kind` (see `core.limits`)."""
+    problem = path_problem(path)
+    if problem is None and kind == "local_extra_deps":
+        problem = requirement_problem(path)
+    if problem is None and kind == "prepend_paths":
+        problem = path_entry_problem(path)
+    return problem
+
+
+def _strings(command: PythonEnvCommand) -> list[tuple[str, str, str]]:
+    """Every string of `command`, as (field name, how a message names it, value)."""
+    paths = _path_fields(command.pylock, command.local_extra_deps, command.prepend_paths)
+    strings = [(name, shown_path(value, quote=True), value) for _, name, value in paths]
+    strings.append(("command", shown(command.command), command.command))
+    if command.python_version is not None:
+        strings.append(("python_version", shown(command.python_version), command.python_version))
+    for key, value in command.env.items():
+        strings += [("env", f"the name {shown(key)}", key), (_env_field(key), shown(value), value)]
+    return strings
 
 
 def _check_semantics(command: PythonEnvCommand, source: str, path: str) -> None:
     def fail(name: str, message: str) -> SpecError:
         return SpecError(f"{source}: {_join(path, name)}: {message}")
 
-    if not command.pylock.strip():
-        raise fail("pylock", "is empty; give the path of a pylock.toml file.")
-    if not command.command.strip():
+    # First: a NUL or a non-UTF-8 byte would break the checks below (and every use later).
+    for name, label, value in _strings(command):
+        problem = text_problem(value)
+        if problem is not None:
+            raise fail(name, f"{label} {problem}.")
+    paths = _path_fields(command.pylock, command.local_extra_deps, command.prepend_paths)
+    for kind, name, value in paths:
+        if not value.strip():
+            raise fail(name, f"is empty; give {_EMPTY_PATH_ADVICE[kind]}.")
+        problem = _path_problem(kind, value)
+        if problem is not None:
+            raise fail(name, f"{shown_path(value, quote=True)} {problem}.")
+    _check_command(command.command, fail)
+    _check_python_version(command.python_version, fail)
+    for name in command.env:
+        if not name or "=" in name:
+            raise fail(_env_field(name), "is not a valid environment variable name.")
+
+
+def check_resolved_paths(
+    spec: Spec, pylock: str, extras: Sequence[str], prepend: Sequence[str]
+) -> None:
+    """Make the checks of the path fields again on their absolute forms (as
+    `plan.resolved_paths` returns them): the spec file's directory, the working
+    directory or the home directory may bring in what the field as written lacked
+    (a byte that is not UTF-8, a '#' uv would misread). Raises SpecError."""
+    for kind, name, value in _path_fields(pylock, extras, prepend):
+        problem = _path_problem(kind, value)
+        if problem is not None:
+            raise SpecError(f"{spec.source}: {name}: {shown_path(value, quote=True)} {problem}.")
+
+
+def _check_command(command: str, fail: Callable[[str, str], SpecError]) -> None:
+    if not command.strip():
         raise fail(
             "command",
             "is empty; give what to run, such as '-m my_app' or the name of a console script.",
         )
     try:
-        shlex.split(command.command)
+        words = shlex.split(command)
     except ValueError as exc:
         raise fail(
             "command",
-            f"cannot be split into words ({exc}): {command.command!r}; "
+            f"cannot be split into words ({exc}): {shown(command)}; "
             "close the quote or escape it with a backslash.",
         ) from None
-    if command.python_version is not None and not command.python_version.strip():
+    if not words[0]:
+        raise fail(
+            "command",
+            f"{shown(command)} starts with an empty word; give what to run first, such as "
+            "'-m my_app' or the name of a console script.",
+        )
+
+
+def _check_python_version(version: str | None, fail: Callable[[str, str], SpecError]) -> None:
+    if version is None:
+        return
+    if not version.strip():
         raise fail("python_version", "is empty; give a version such as '3.11', or leave it out.")
-    for i, dep in enumerate(command.local_extra_deps):
-        if not dep.strip():
-            raise fail(
-                f"local_extra_deps[{i}]", "is empty; give the path of a wheel or a source tree."
-            )
-    for i, entry in enumerate(command.prepend_paths):
-        if not entry.strip():
-            raise fail(f"prepend_paths[{i}]", "is empty; give a directory to put on PATH.")
-    for name in command.env:
-        if not name or "=" in name or "\0" in name:
-            raise fail(f"env[{name!r}]", "is not a valid environment variable name.")
+    if version.startswith("-"):
+        raise fail(
+            "python_version",
+            f"{shown(version)} starts with '-', so uv would read it as an option; give a "
+            "version such as '3.11', an interpreter name or a path.",
+        )
 
 
 def structure_command(data: object, source: str, path: str = "") -> PythonEnvCommand:
@@ -198,15 +316,14 @@ def structure_command(data: object, source: str, path: str = "") -> PythonEnvCom
     if not isinstance(data, Mapping):
         raise SpecError(
             f"{where}: expected a mapping with the keys of a python_env command "
-            f"(at least 'pylock' and 'command'), got {_describe(data)}."
+            f"(at least 'pylock' and 'command'), got {_describe(data, quote=bool(path))}."
         )
     kind = data.get("type", COMMAND_TYPE)
     if kind != COMMAND_TYPE:
-        shown = repr(kind) if isinstance(kind, str) else _describe(kind)
         # Said first: the other keys of, say, an `exec` command would only confuse.
         raise SpecError(
             f"{source}: {_join(path, 'type')}: expected {COMMAND_TYPE!r}, "
-            f"got {shown}; "
+            f"got {shown(kind) if isinstance(kind, str) else _describe(kind)}; "
             "pylockenv runs only python_env commands (leave the key out, or write "
             "'type: python_env')."
         )
@@ -217,6 +334,51 @@ def structure_command(data: object, source: str, path: str = "") -> PythonEnvCom
         raise SpecError(f"{source}: " + "; ".join(problems) + ".") from None
     _check_semantics(command, source, path)
     return command
+
+
+def _command_names(commands: Mapping[object, object], source: str) -> dict[str, object]:
+    """The `commands:` entries by name; a name written as a number (`1:`) is its text."""
+    named: dict[str, object] = {}
+    for key, value in commands.items():
+        if isinstance(key, bool) or not isinstance(key, str | int):
+            raise SpecError(
+                f"{source}: commands: a command is named by {_describe(key)}, not by a string; "
+                "quote the name, as in '\"name\": {pylock: ..., command: ...}'."
+            )
+        text = str(key)
+        if text in named:
+            raise SpecError(
+                f"{source}: commands: two commands are named {_name(text)} (once as a number, "
+                "once as a string); rename one of them."
+            )
+        named[text] = value
+    return named
+
+
+def _pick_command(named: Mapping[str, object], source: str) -> str:
+    """The name of the one python_env command in `named`, when no name was given."""
+    if len(named) == 1:
+        # Its own checks say best what is wrong with it (not a mapping, type: exec, ...).
+        return next(iter(named))
+    runnable = [
+        key
+        for key, value in named.items()
+        if isinstance(value, Mapping) and value.get("type", COMMAND_TYPE) == COMMAND_TYPE
+    ]
+    if len(runnable) == 1:
+        return runnable[0]
+    if not runnable:
+        raise SpecError(
+            f"{source}: none of its commands ({listed([_name(key) for key in named])}) is of "
+            f"type {COMMAND_TYPE}, the only type pylockenv runs; add a python_env command "
+            "(a command without a 'type' key is one)."
+        )
+    names = listed([_name(key) for key in runnable])
+    raise SpecError(
+        f"{source}: holds several python_env commands ({names}); "
+        "name the one to run after the spec file, e.g. 'pylockenv run "
+        f"{source} {_name(runnable[0])}'."
+    )
 
 
 def select_command(document: object, source: str, name: str | None) -> tuple[object, str]:
@@ -232,29 +394,19 @@ def select_command(document: object, source: str, name: str | None) -> tuple[obj
                 f"{source}: commands: expected a mapping of command names to commands, "
                 f"got {'an empty mapping' if commands == {} else _describe(commands)}."
             )
-        names = [str(key) for key in commands]
+        named = _command_names(commands, source)
         if name is None:
-            runnable = [
-                str(key)
-                for key, value in commands.items()
-                if isinstance(value, Mapping) and value.get("type", COMMAND_TYPE) == COMMAND_TYPE
-            ]
-            if len(runnable) != 1:
-                raise SpecError(
-                    f"{source}: holds several commands ({', '.join(names)}); "
-                    "name the one to run after the spec file, e.g. 'pylockenv run "
-                    f"{source} {runnable[0] if runnable else names[0]}'."
-                )
-            name = runnable[0]
-        if name not in commands:
+            name = _pick_command(named, source)
+        if name not in named:
             raise SpecError(
-                f"{source}: has no command named {name!r}; its commands are {', '.join(names)}."
+                f"{source}: has no command named {shown(name)}; its commands are "
+                f"{listed([_name(key) for key in named])}."
             )
-        return commands[name], f"commands.{name}"
+        return named[name], f"commands.{_name(name)}"
     if name is not None:
         raise SpecError(
             f"{source}: holds a single command, not a 'commands:' section, so there is no "
-            f"command named {name!r} to pick; leave the name out."
+            f"command named {shown(name)} to pick; leave the name out."
         )
     return document, ""
 
@@ -284,7 +436,8 @@ def command_from_flags(
         key, sep, value = entry.partition("=")
         if not sep or not key:
             raise SpecError(
-                f"{source}: --env {entry!r}: expected KEY=VALUE, for example --env DATA_PATH=/data."
+                f"{source}: --env {shown(entry)}: expected KEY=VALUE, "
+                "for example --env DATA_PATH=/data."
             )
         pairs[key] = value
     data: dict[str, Any] = {

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from pylockenv.core import SpecError, command_from_flags, load_spec
 
 VALID: dict[str, object] = {"pylock": "pylock.toml", "command": "-m app"}
@@ -150,7 +151,7 @@ FIELD_ERRORS = {
     "missing-name-with-several-commands": (
         {"commands": {"process": VALID, "report": VALID}},
         None,
-        "app.yml: holds several commands (process, report); name the one to run",
+        "app.yml: holds several python_env commands (process, report); name the one to run",
     ),
     "unknown-name": (
         {"commands": {"process": VALID, "report": VALID}},
@@ -166,6 +167,51 @@ FIELD_ERRORS = {
         {"commands": [VALID]},
         None,
         "app.yml: commands: expected a mapping of command names to commands, got a list",
+    ),
+    "only-command-of-another-type": (
+        {"commands": {"a": {"type": "exec"}}},
+        None,
+        "app.yml: commands.a.type: expected 'python_env', got 'exec'",
+    ),
+    "no-command-of-type-python-env": (
+        {"commands": {"a": {"type": "exec"}, "b": {"type": "exec"}}},
+        None,
+        "app.yml: none of its commands (a, b) is of type python_env",
+    ),
+    "command-name-twice-as-number-and-string": (
+        {"commands": {1: VALID, "1": VALID}},
+        "1",
+        "app.yml: commands: two commands are named 1 (once as a number, once as a string)",
+    ),
+    "command-named-by-null": (
+        {"commands": {None: VALID}},
+        None,
+        "app.yml: commands: a command is named by nothing (null), not by a string; quote",
+    ),
+    "pylock-holding-nul": (
+        {**VALID, "pylock": "a\0.toml"},
+        None,
+        "app.yml: pylock: 'a\\x00.toml' holds a NUL byte",
+    ),
+    "env-value-not-utf8": (
+        {**VALID, "env": {"A": "\udcff"}},
+        None,
+        "app.yml: env['A']: '\\udcff' holds the byte 0xff, which is not UTF-8 text",
+    ),
+    "extra-holding-a-hash": (
+        {**VALID, "local_extra_deps": ["dist/a#b.whl"]},
+        None,
+        "app.yml: local_extra_deps[0]: 'dist/a#b.whl' holds '#', which uv reads as requirement",
+    ),
+    "command-starting-with-an-empty-word": (
+        {**VALID, "command": "'' -m app"},
+        None,
+        "app.yml: command: \"'' -m app\" starts with an empty word",
+    ),
+    "long-value-is-cut-short": (
+        {**VALID, "refresh": "x" * 10_000},
+        None,
+        "app.yml: refresh: expected true or false, got the string 'xxxxxxxx",
     ),
 }
 
@@ -187,6 +233,17 @@ def test_a_spec_error_is_one_sentence_ending_in_a_full_stop(
     message = _error(expected[0], expected[1])
     assert "\n" not in message
     assert message.endswith(".")
+
+
+def test_an_echoed_value_is_cut_at_80_characters_with_its_length() -> None:
+    message = _error({**VALID, "refresh": "x" * 10_000})
+    assert "x" * 81 not in message
+    assert "... (10,000 characters)" in message
+
+
+def test_a_command_named_by_a_number_is_found_by_its_text() -> None:
+    spec = load_spec({"commands": {7: VALID}}, "app.yml", "7", "/srv/app")
+    assert spec.source == "app.yml: commands.7"
 
 
 def test_all_wrong_fields_are_reported_at_once() -> None:
@@ -268,7 +325,7 @@ CLI_ERRORS = {
         "  a: {pylock: pylock.toml, command: x}\n"
         "  b: {pylock: pylock.toml, command: y}\n",
         (),
-        "app.yml: holds several commands (a, b)",
+        "app.yml: holds several python_env commands (a, b)",
     ),
     "unknown-name": (
         "commands:\n  a: {pylock: pylock.toml, command: x}\n",
