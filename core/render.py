@@ -1,16 +1,27 @@
-"""Plans as text: JSON for machines and golden files, a shell script for people."""
+"""Plans as text: JSON for machines and golden files, a shell script for people.
+
+The script is meant to be read, then piped to `sh`, and must be as safe as
+`execute` whatever the spec and the host hold. So every value reaches it as
+shell-quoted data, or, on a comment line, as a Python literal when it does not
+print as itself; a value holding a newline, an escape or another character that
+does not print as itself is spelt once with printf escapes and used through a
+variable, so that every line shows what it does. Each program is started with
+the argv and environment `execute` gives it, programs whose path holds "=" too.
+"""
 
 from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import attrs
 
+from .errors import EXIT_NOT_FOUND
 from .plan import EnvChanges, Plan
 
-MARKER_STAGING_SUFFIX = ".tmp"
+# The shell variable that holds where nice(1) is, in the scripts that need it.
+_NICE = "nice"
 
 
 def plan_to_dict(plan: Plan) -> dict[str, object]:
@@ -23,73 +34,187 @@ def render_json(plan: Plan) -> str:
     return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
 
 
-def _q(words: Iterable[str]) -> str:
-    return " ".join(shlex.quote(word) for word in words)
+def _shown(value: str) -> str:
+    """`value` as a comment line may hold it: as it is when every character is printable,
+    else as a Python string literal, whose escapes leave no newline or control character."""
+    return value if value.isprintable() else repr(value)
 
 
-def _with_env(env: EnvChanges, path_var: str, argv: Iterable[str], *, exec_: bool = False) -> str:
-    # An empty PATH is left as the caller has it, as the shell's executor does.
-    words = [f'PATH="${path_var}"'] if env.path else []
-    words += [shlex.quote(f"{k}={v}") for k, v in env.set_env.items()]
-    prefix = "exec " if exec_ else ""
-    return f"{prefix}env {' '.join([*words, _q(argv)])}"
+def _printf_format(value: str) -> str:
+    """A printf(1) format that prints `value`: "%" and "\\" doubled, every character that
+    does not print as itself (and a leading "-", which printf could take for an option)
+    as octal escapes of its UTF-8 bytes."""
+    spelt = []
+    for i, char in enumerate(value):
+        if char in "%\\":
+            spelt.append(char * 2)
+        elif char.isprintable() and not (i == 0 and char == "-"):
+            spelt.append(char)
+        else:
+            spelt += [f"\\{byte:03o}" for byte in char.encode("utf-8")]
+    return "".join(spelt)
+
+
+class _Words:
+    """Shell words for the plan's values, and the variables that spell the unprintable ones."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+
+    def word(self, value: str) -> str:
+        """`value` as one shell word of data."""
+        if value.isprintable():
+            return shlex.quote(value)
+        name = self._names.setdefault(value, f"v{len(self._names) + 1}")
+        return f'"${name}"'
+
+    def file(self, path: str) -> str:
+        """A path as the operand of mkdir, rm, mv or test, never taken for an option."""
+        return self.word(f"./{path}" if path.startswith("-") else path)
+
+    def definitions(self) -> list[str]:
+        """The lines that set the variables `word` used, to come before their first use."""
+        if not self._names:
+            return []
+        lines = [
+            "# values holding characters that do not print as themselves, spelt with printf escapes"
+        ]
+        for value, name in self._names.items():
+            # The "x" keeps the trailing newlines that $(...) would strip.
+            spelt = shlex.quote(_printf_format(value) + "x")
+            lines.append(f"{name}=$(printf {spelt}); {name}=${{{name}%x}}")
+        return lines
+
+
+def _launch(
+    words: _Words, changes: EnvChanges, path_var: str, argv: Sequence[str], *, exec_: bool
+) -> str:
+    """An env(1) line that starts `argv` with the environment `execute` gives it.
+
+    PATH is set only when the plan has one, as `shell.procenv.child_environ` does.
+    env(1) takes every operand holding "=" for a variable, a program's path too, so
+    such a program is started through `nice -n 0`, which runs it unchanged.
+    """
+    # (raw operand, as rendered): the raw form decides whether env(1) needs "--".
+    operands = [("PATH=", f'PATH="${path_var}"')] if changes.path else []
+    for key, value in changes.set_env.items():
+        operands.append((f"{key}={value}", words.word(f"{key}={value}")))
+    program, *args = argv
+    if "=" in program:
+        operands += [(f"${_NICE}", f'"${_NICE}"'), ("-n", "-n"), ("0", "0"), ("--", "--")]
+    operands += [(word, words.word(word)) for word in (program, *args)]
+    rendered = ["exec env" if exec_ else "env"]
+    if operands[0][0].startswith("-"):
+        rendered.append("--")  # a variable or program whose name starts with "-" is no option
+    rendered += [word for _, word in operands]
+    return " ".join(rendered)
+
+
+def _programs(plan: Plan) -> list[str]:
+    run = plan.run
+    started = [step.argv[0] for step in plan.steps] + [run.python_argv[0]]
+    return started + ([run.script_argv[0]] if run.script_argv is not None else [])
+
+
+def _provision_lines(plan: Plan, words: _Words) -> list[str]:
+    """Make the env ready as `shell.provision` does: under the lock when cached, in a
+    fresh directory removed at exit when ephemeral."""
+    env = plan.env
+    steps = [
+        f"{_launch(words, step.env, 'uv_path', step.argv, exec_=False)}  # {_shown(step.name)}"
+        for step in plan.steps
+    ]
+    if plan.mode == "ephemeral":
+        return [
+            f"mkdir -p {words.file(env.parent)}",
+            f"mkdir -m 700 {words.file(env.path)}",
+            f"trap {shlex.quote('rm -rf ' + words.file(env.path))} EXIT  # ephemeral: removed "
+            "whatever happens",
+            *steps,
+        ]
+    assert plan.lock_path is not None
+    staging, marker = words.file(env.marker_staging), words.file(env.marker)
+    # The layout's readiness rule (core.layout.is_ready), negated.
+    not_ready = f"[ ! -e {marker} ] || [ ! -e {words.file(env.python)} ]"
+    return [
+        f"if {not_ready}; then  # not ready: no marker, or a bin/python that does not resolve",
+        f"  mkdir -p {words.file(env.parent)}",
+        f"  exec 9>>{words.file(plan.lock_path)}",
+        "  flock 9  # one provisioning at a time; the others wait here",
+        f"  if {not_ready}; then",
+        f"    rm -rf {words.file(env.path)}  # a half-made or broken env in its place",
+        *(f"    {line}" for line in steps),
+        f"    : > {staging} && mv {staging} {marker}  # the marker last, atomically",
+        "  fi",
+        "  exec 9>&-",
+        "fi",
+    ]
+
+
+def _command_lines(plan: Plan, words: _Words) -> list[str]:
+    """Start the command as `shell.run_plan.command_argv` chooses it: the console script
+    (or the absolute program) if it exists, even as a dangling link; else Python, if the
+    first word is an interpreter option or a file; else "not found", as execute says."""
+    run = plan.run
+    # An ephemeral env must be removed by the trap after the command, so no exec there.
+    exec_ = plan.cleanup == "keep"
+    python = f'{_launch(words, run.env, "run_path", run.python_argv, exec_=exec_)} "$@"'
+    if run.script is None or run.script_argv is None:
+        return [python]
+    script = f'{_launch(words, run.env, "run_path", run.script_argv, exec_=exec_)} "$@"'
+    first = run.words[0]
+    message = (
+        f"pylockenv: {_shown(plan.source)}: command: {_shown(first)} is neither a console "
+        f"script in {_shown(plan.env.bin_dir)} nor a file for Python to run"
+    )
+    # An absolute first word is the script itself: when it does not exist, Python has
+    # no file to run either.
+    if first.startswith("/"):
+        python_branch = []
+    else:
+        python_branch = [f"elif [ -e {words.word(first)} ]; then", f"  {python}"]
+    exists = f"[ -e {words.file(run.script)} ] || [ -L {words.file(run.script)} ]"
+    return [
+        f"if {exists}; then",
+        f"  {script}",
+        *python_branch,
+        "else",
+        f"  printf '%s\\n' {shlex.quote(message)} >&2",
+        f"  exit {EXIT_NOT_FOUND}",
+        "fi",
+    ]
 
 
 def render_shell(plan: Plan) -> str:
-    """A POSIX shell script that does what the plan says, for a person to read or run."""
-    env_dir = shlex.quote(plan.env_path)
-    marker = shlex.quote(plan.marker_path)
-    run = plan.run
+    """A POSIX shell script that does what the plan says, for a person to read or run.
+
+    Every line of it prints as itself: no value can start a line of its own.
+    """
+    words = _Words()
+    paths = [
+        f"uv_path={words.word(plan.steps[0].env.path)}  # PATH for the uv steps",
+        f"run_path={words.word(plan.run.env.path)}  # PATH for the command",
+    ]
+    if any("=" in program for program in _programs(plan)):
+        paths.append(
+            f"{_NICE}=$(command -v nice)  # starts the programs whose path holds '=', which "
+            "env(1) would take for variables"
+        )
+    body = [
+        "",
+        *_provision_lines(plan, words),
+        "",
+        "# the command; arguments given to this script are appended",
+        *_command_lines(plan, words),
+    ]
     lines = [
         "#!/bin/sh",
-        f"# pylockenv plan for {plan.source}",
+        f"# pylockenv plan for {_shown(plan.source)}",
         f"# mode: {plan.mode}; env hash {plan.env_hash} = sha256({plan.hash_input!r})[:16]",
-        f"# python: {plan.python_version} ({plan.python_version_source})",
+        f"# python: {_shown(plan.python_version)} ({plan.python_version_source})",
         "set -eu",
-        f"uv_path={shlex.quote(plan.steps[0].env.path)}  # PATH for the uv steps",
-        f"run_path={shlex.quote(run.env.path)}  # PATH for the command",
-        "",
+        *words.definitions(),
+        *paths,
+        *body,
     ]
-    provision = [
-        f"{_with_env(step.env, 'uv_path', step.argv)}  # {step.name}" for step in plan.steps
-    ]
-    parent = shlex.quote(plan.env_path.rsplit("/", 1)[0])
-    if plan.mode == "cached":
-        assert plan.lock_path is not None
-        staging = shlex.quote(plan.marker_path + MARKER_STAGING_SUFFIX)
-        lines += [
-            f"if [ ! -e {marker} ]; then",
-            f"  mkdir -p {parent}",
-            f"  exec 9>>{shlex.quote(plan.lock_path)}",
-            "  flock 9  # one provisioning at a time; the others wait here",
-            f"  if [ ! -e {marker} ]; then",
-            f"    rm -rf {env_dir}  # leftover of a provisioning that did not finish",
-            *(f"    {line}" for line in provision),
-            f"    : > {staging} && mv {staging} {marker}  # the marker last, atomically",
-            "  fi",
-            "  exec 9>&-",
-            "fi",
-        ]
-    else:
-        lines += [
-            f"mkdir -p {parent}",
-            f"mkdir -m 700 {env_dir}",
-            f"trap {shlex.quote('rm -rf ' + env_dir)} EXIT  # ephemeral: removed whatever happens",
-            *provision,
-        ]
-    # An ephemeral env must be removed by the trap after the command, so no exec there.
-    exec_ = plan.cleanup == "keep"
-    lines += ["", "# the command; arguments given to this script are appended"]
-    python_line = f'{_with_env(run.env, "run_path", run.python_argv, exec_=exec_)} "$@"'
-    if run.script is None or run.script_argv is None:
-        lines.append(python_line)
-    else:
-        script_line = f'{_with_env(run.env, "run_path", run.script_argv, exec_=exec_)} "$@"'
-        lines += [
-            f"if [ -e {shlex.quote(run.script)} ]; then",
-            f"  {script_line}",
-            "else",
-            f"  {python_line}",
-            "fi",
-        ]
     return "\n".join(lines) + "\n"

@@ -6,12 +6,12 @@ set -eu
 uv_path=/opt/tools/bin  # PATH for the uv steps
 run_path=/scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin:/opt/tools/bin  # PATH for the command
 
-if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned ]; then
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
   mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
   exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71.lock
   flock 9  # one provisioning at a time; the others wait here
-  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned ]; then
-    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # leftover of a provisioning that did not finish
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # a half-made or broken env in its place
     env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # create-venv
     env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned  # the marker last, atomically
@@ -20,8 +20,11 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisi
 fi
 
 # the command; arguments given to this script are appended
-if [ -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/demo-process ]; then
+if [ -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/demo-process ] || [ -L /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/demo-process ]; then
   exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/demo-process "$@"
-else
+elif [ -e demo-process ]; then
   exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python demo-process "$@"
+else
+  printf '%s\n' 'pylockenv: /srv/apps/demo/app.yml: command: demo-process is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin nor a file for Python to run' >&2
+  exit 127
 fi

@@ -6,12 +6,12 @@ set -eu
 uv_path=/opt/tools/bin:/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
 run_path=/scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin:/opt/tools/bin:/opt/site/bin:/usr/bin:/bin  # PATH for the command
 
-if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned ]; then
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
   mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
   exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218.lock
   flock 9  # one provisioning at a time; the others wait here
-  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned ]; then
-    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218  # leftover of a provisioning that did not finish
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/python ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218  # a half-made or broken env in its place
     env PATH="$uv_path" SITE=blue /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218  # create-venv
     env PATH="$uv_path" SITE=blue /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/python -r /srv/apps/site/pylock.toml  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisioned  # the marker last, atomically
@@ -20,8 +20,11 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/.provisi
 fi
 
 # the command; arguments given to this script are appended
-if [ -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/site-tool ]; then
+if [ -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/site-tool ] || [ -L /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/site-tool ]; then
   exec env PATH="$run_path" SITE=blue /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/site-tool --check "$@"
-else
+elif [ -e site-tool ]; then
   exec env PATH="$run_path" SITE=blue /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/python site-tool --check "$@"
+else
+  printf '%s\n' 'pylockenv: /srv/apps/site/app.yml: command: site-tool is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin nor a file for Python to run' >&2
+  exit 127
 fi

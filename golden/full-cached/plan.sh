@@ -6,12 +6,12 @@ set -eu
 uv_path=/opt/tools/bin:/home/alice/bin:/srv/apps/demo/tools:/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
 run_path=/scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin:/opt/tools/bin:/home/alice/bin:/srv/apps/demo/tools:/usr/local/bin:/usr/bin:/bin  # PATH for the command
 
-if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned ]; then
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
   mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
   exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5.lock
   flock 9  # one provisioning at a time; the others wait here
-  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned ]; then
-    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5  # leftover of a provisioning that did not finish
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5  # a half-made or broken env in its place
     env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv venv -p 3.12 /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5  # create-venv
     env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python -r /srv/apps/demo/locks/pylock.toml  # install-pylock
     env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python --no-deps /srv/apps/demo/dist/demo-1.0-py3-none-any.whl /home/alice/src/demo-plugins /opt/shared/helpers-2.0-py3-none-any.whl  # install-local-extras
@@ -21,8 +21,11 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisi
 fi
 
 # the command; arguments given to this script are appended
-if [ -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/demo-process ]; then
+if [ -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/demo-process ] || [ -L /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/demo-process ]; then
   exec env PATH="$run_path" DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/demo-process --input /data/in.csv "$@"
-else
+elif [ -e demo-process ]; then
   exec env PATH="$run_path" DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python demo-process --input /data/in.csv "$@"
+else
+  printf '%s\n' 'pylockenv: /srv/apps/demo/app.yml: commands.process: command: demo-process is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin nor a file for Python to run' >&2
+  exit 127
 fi

@@ -14,8 +14,11 @@ env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -
 env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python --no-deps --reinstall /srv/apps/demo/dist/demo-1.0-py3-none-any.whl /home/alice/src/demo-plugins /opt/shared/helpers-2.0-py3-none-any.whl  # install-local-extras
 
 # the command; arguments given to this script are appended
-if [ -e /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ]; then
+if [ -e /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ] || [ -L /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ]; then
   env PATH="$run_path" DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process --input /data/in.csv "$@"
-else
+elif [ -e demo-process ]; then
   env PATH="$run_path" DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python demo-process --input /data/in.csv "$@"
+else
+  printf '%s\n' 'pylockenv: /srv/apps/demo/app.yml: commands.process: command: demo-process is neither a console script in /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin nor a file for Python to run' >&2
+  exit 127
 fi

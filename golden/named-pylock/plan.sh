@@ -6,12 +6,12 @@ set -eu
 uv_path=/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
 run_path=/scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/bin:/usr/local/bin:/usr/bin:/bin  # PATH for the command
 
-if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/.provisioned ]; then
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
   mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
   exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4.lock
   flock 9  # one provisioning at a time; the others wait here
-  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/.provisioned ]; then
-    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4  # leftover of a provisioning that did not finish
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/bin/python ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4  # a half-made or broken env in its place
     env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.13 /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4  # create-venv
     env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/bin/python -r /srv/apps/demo/pylock.prod.toml  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/.provisioned  # the marker last, atomically

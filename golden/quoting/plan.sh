@@ -6,12 +6,12 @@ set -eu
 uv_path='/srv/my apps/my tools:/usr/local/bin:/usr/bin:/bin'  # PATH for the uv steps
 run_path='/scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin:/srv/my apps/my tools:/usr/local/bin:/usr/bin:/bin'  # PATH for the command
 
-if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned ]; then
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
   mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
   exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa.lock
   flock 9  # one provisioning at a time; the others wait here
-  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned ]; then
-    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa  # leftover of a provisioning that did not finish
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/python ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa  # a half-made or broken env in its place
     env PATH="$uv_path" 'GREETING=hello world' 'PRICE=$5 "net"' /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa  # create-venv
     env PATH="$uv_path" 'GREETING=hello world' 'PRICE=$5 "net"' /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/python -r '/srv/my apps/pylock.toml'  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned  # the marker last, atomically
@@ -20,8 +20,11 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisi
 fi
 
 # the command; arguments given to this script are appended
-if [ -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/demo-report ]; then
+if [ -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/demo-report ] || [ -L /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/demo-report ]; then
   exec env PATH="$run_path" 'GREETING=hello world' 'PRICE=$5 "net"' /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/demo-report 'two words' 'it'"'"'s' '$HOME' "$@"
-else
+elif [ -e demo-report ]; then
   exec env PATH="$run_path" 'GREETING=hello world' 'PRICE=$5 "net"' /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/python demo-report 'two words' 'it'"'"'s' '$HOME' "$@"
+else
+  printf '%s\n' 'pylockenv: /srv/my apps/app.yml: command: demo-report is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin nor a file for Python to run' >&2
+  exit 127
 fi

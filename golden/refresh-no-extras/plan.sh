@@ -13,8 +13,11 @@ env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app
 env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python -r /srv/apps/demo/pylock.toml --reinstall  # install-pylock
 
 # the command; arguments given to this script are appended
-if [ -e /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ]; then
+if [ -e /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ] || [ -L /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ]; then
   env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process "$@"
-else
+elif [ -e demo-process ]; then
   env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python demo-process "$@"
+else
+  printf '%s\n' 'pylockenv: /srv/apps/demo/app.yml: command: demo-process is neither a console script in /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin nor a file for Python to run' >&2
+  exit 127
 fi

@@ -6,12 +6,12 @@ set -eu
 uv_path=/srv/apps/demo/../bin:/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
 run_path=/scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin:/srv/apps/demo/../bin:/usr/local/bin:/usr/bin:/bin  # PATH for the command
 
-if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned ]; then
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
   mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
   exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2.lock
   flock 9  # one provisioning at a time; the others wait here
-  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned ]; then
-    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2  # leftover of a provisioning that did not finish
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2  # a half-made or broken env in its place
     env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2  # create-venv
     env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python -r /srv/apps/demo/../shared/pylock.toml  # install-pylock
     env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python --no-deps /srv/apps/demo/dist/a-1.0-py3-none-any.whl /srv/apps/demo/dist/../dist/b-1.0-py3-none-any.whl  # install-local-extras

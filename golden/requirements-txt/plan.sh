@@ -6,12 +6,12 @@ set -eu
 uv_path=/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
 run_path=/scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin:/usr/local/bin:/usr/bin:/bin  # PATH for the command
 
-if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned ]; then
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
   mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
   exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5.lock
   flock 9  # one provisioning at a time; the others wait here
-  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned ]; then
-    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5  # leftover of a provisioning that did not finish
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5  # a half-made or broken env in its place
     env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5  # create-venv
     env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python -r /srv/apps/demo/requirements.txt  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned  # the marker last, atomically

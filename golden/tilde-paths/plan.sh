@@ -6,12 +6,12 @@ set -eu
 uv_path=/home/alice/.local/bin:/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
 run_path=/scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/bin:/home/alice/.local/bin:/usr/local/bin:/usr/bin:/bin  # PATH for the command
 
-if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/.provisioned ]; then
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
   mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
   exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41.lock
   flock 9  # one provisioning at a time; the others wait here
-  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/.provisioned ]; then
-    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41  # leftover of a provisioning that did not finish
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/bin/python ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41  # a half-made or broken env in its place
     env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41  # create-venv
     env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/bin/python -r /home/alice/locks/pylock.toml  # install-pylock
     env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/bin/python --no-deps /home/alice/wheels/demo-1.0-py3-none-any.whl  # install-local-extras

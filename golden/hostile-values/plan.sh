@@ -1,0 +1,31 @@
+#!/bin/sh
+# pylockenv plan for "/srv/apps/demo/app\n: > PWNED.yml: commands.'report\\n: > PWNED'"
+# mode: cached; env hash 756f737bf13203bf = sha256('node7:3.11\n: > PWNED:/srv/apps/demo/pylock.toml:1763985600.123456')[:16]
+# python: '3.11\n: > PWNED' (spec)
+set -eu
+# values holding characters that do not print as themselves, spelt with printf escapes
+v1=$(printf '3.11\012: > PWNEDx'); v1=${v1%x}
+uv_path=''  # PATH for the uv steps
+run_path=/scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin  # PATH for the command
+nice=$(command -v nice)  # starts the programs whose path holds '=', which env(1) would take for variables
+
+if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ] || [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
+  mkdir -p /scratch/x=y/bfabric_app_runner/envs
+  exec 9>>/scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf.lock
+  flock 9  # one provisioning at a time; the others wait here
+  if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ] || [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python ]; then
+    rm -rf /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # a half-made or broken env in its place
+    env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv venv -p "$v1" /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # create-venv
+    env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv pip install -p /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
+    : > /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned.tmp && mv /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned.tmp /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned  # the marker last, atomically
+  fi
+  exec 9>&-
+fi
+
+# the command; arguments given to this script are appended
+if [ -e /opt/x=y/bin/report ] || [ -L /opt/x=y/bin/report ]; then
+  exec env PATH="$run_path" -i=1 'GREETING=it'"'"'s $HOME' "$nice" -n 0 -- /opt/x=y/bin/report --fast '$(: > PWNED)' '`: > PWNED`' "$@"
+else
+  printf '%s\n' 'pylockenv: "/srv/apps/demo/app\n: > PWNED.yml: commands.'"'"'report\\n: > PWNED'"'"'": command: /opt/x=y/bin/report is neither a console script in /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin nor a file for Python to run' >&2
+  exit 127
+fi
