@@ -14,7 +14,10 @@ from typing import Any
 
 import cattrs
 import yaml
-from pylockenv.core import HostFacts, Plan, Spec, load_spec, plan
+
+from pylockenv.core.facts import HostFacts
+from pylockenv.core.plan import Plan, plan
+from pylockenv.core.spec import Spec, load_spec
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
 

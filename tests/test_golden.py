@@ -12,7 +12,10 @@ from collections.abc import Callable
 import attrs
 import pytest
 from goldenio import GOLDEN_DIR, case_names, load_case, plan_case
-from pylockenv.core import FileFact, Plan, plan, render_json, render_shell
+
+from pylockenv.core.facts import FileFact
+from pylockenv.core.plan import Plan, plan
+from pylockenv.core.render import render_json, render_shell
 
 RENDERINGS: dict[str, Callable[[Plan], str]] = {
     "plan.json": render_json,
