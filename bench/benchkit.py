@@ -1,48 +1,81 @@
 """What every benchmark shares: an installed pylockenv, a tiny app, timing and a table.
 
 pylockenv is measured as users get it: built as a wheel from a copy of the
-project and installed into a fresh venv (not the editable dev install, whose
-import hook alone costs ~15 ms at start-up). The venv finds the dependencies
-(attrs, cattrs, PyYAML, ...) through a `.pth` line naming this interpreter's
-site-packages, as tests/test_packaging.py does.
+project (the working tree, or the revision named by BENCH_REVISION) and
+installed into a fresh venv, not the editable dev install (whose import hook
+alone costs ~15 ms at start-up). The venv finds the dependencies (attrs,
+cattrs, PyYAML, ...) through a `.pth` line naming this interpreter's
+site-packages. Benchmarks that call pylockenv in-process import that same
+installed copy (`import_installed`).
 
 Every measured process runs with bytecode caching on, in a private
-PYTHONPYCACHEPREFIX (an installed package has its .pyc files; this machine's
-PYTHONDONTWRITEBYTECODE=1 would otherwise make every start-up compile from
-source), UV_OFFLINE=1, and a private UV_CACHE_DIR and XDG_CACHE_HOME.
+PYTHONPYCACHEPREFIX (an installed package has its .pyc files; a
+PYTHONDONTWRITEBYTECODE=1 in the caller's environment would otherwise make
+every start-up compile from source), UV_OFFLINE=1, and a private UV_CACHE_DIR
+and XDG_CACHE_HOME.
+
+Every script takes `[--quick] [REPEATS]`; BENCH_QUICK=1 means --quick.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from artefacts import PY_VERSION, pylock_of_wheels, site_packages, tiny_wheel
+from artefacts import venv_with_these_dependencies as _venv
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from builders import (  # noqa: E402
-    PY_VERSION,
-    build_wheel,
-    venv_borrowing_dependencies,
-    write_pylock,
-)
-
-__all__ = ["PY_VERSION", "build_wheel", "write_pylock"]
-
 PROJECT_FILES = ("pyproject.toml", "README.md", "core", "shell")
+APP_NAME = "bench"
+PID_NAME = "pid"  # a command of the same app that prints its own process id
+
+__all__ = ["PY_VERSION"]
+
+
+def is_quick() -> bool:
+    """Whether fewer repetitions were asked for: --quick on the command line or BENCH_QUICK=1."""
+    return "--quick" in sys.argv[1:] or os.environ.get("BENCH_QUICK", "") not in ("", "0")
+
+
+def repeats(default: int, quick: int) -> int:
+    """The repetitions asked for on the command line: `[--quick] [REPEATS]`.
+
+    REPEATS wins; otherwise `quick` if is_quick(), else `default`.
+    """
+    numbers = [arg for arg in sys.argv[1:] if arg != "--quick"]
+    if numbers:
+        return int(numbers[0])
+    return quick if is_quick() else default
 
 
 def find_real_uv() -> str:
-    """The uv that pylockenv would run (PYLOCKENV_UV, the bundled uv, or uv on PATH)."""
-    from pylockenv.shell.uvbin import find_uv
+    """The uv that pylockenv would run: PYLOCKENV_UV, else the `uv` package's, else uv on PATH.
 
-    return find_uv()
+    Found without importing pylockenv, which `import_installed` must import first.
+    """
+    chosen = os.environ.get("PYLOCKENV_UV")
+    if chosen:
+        return chosen
+    try:
+        from uv import find_uv_bin
+
+        return os.fsdecode(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("uv")
+    if found is None:
+        raise SystemExit("no uv found: install pylockenv's dependencies or set PYLOCKENV_UV")
+    return found
 
 
 def base_environ(work: Path, **more: str) -> dict[str, str]:
@@ -50,7 +83,7 @@ def base_environ(work: Path, **more: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("UV_", "PYLOCKENV_", "PYTHON")) and k != "XDG_CACHE_HOME"
+        if not k.startswith(("UV_", "PYLOCKENV_", "PYTHON", "BENCH_")) and k != "XDG_CACHE_HOME"
     }
     env.update(
         UV_OFFLINE="1",
@@ -64,16 +97,31 @@ def base_environ(work: Path, **more: str) -> dict[str, str]:
     return env
 
 
-def install_pylockenv(work: Path) -> Path:
-    """Build pylockenv's wheel and install it into a fresh venv; return the venv's bin/."""
-    source = work / "src"
-    source.mkdir()
+def _copy_project(source: Path) -> None:
+    """The project's files, from the working tree or from git at BENCH_REVISION."""
+    revision = os.environ.get("BENCH_REVISION")
+    if revision:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", revision, *PROJECT_FILES],
+            capture_output=True,
+            check=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(source, filter="data")
+        return
     for name in PROJECT_FILES:
         path = ROOT / name
         if path.is_dir():
             shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(path, source / name)
+
+
+def install_pylockenv(work: Path) -> Path:
+    """Build pylockenv's wheel and install it into a fresh venv; return the venv's bin/."""
+    source = work / "src"
+    source.mkdir()
+    _copy_project(source)
     dist = work / "dist"
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist)],
@@ -83,7 +131,7 @@ def install_pylockenv(work: Path) -> Path:
     )
     (wheel,) = dist.glob("pylockenv-*.whl")
     venv = work / "pylockenv-venv"
-    python = venv_borrowing_dependencies(venv)
+    python = _venv(venv)
     subprocess.run(
         [find_real_uv(), "pip", "install", "--python", str(python), "--no-deps", str(wheel)],
         env={**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(work / "uv-cache")},
@@ -93,33 +141,70 @@ def install_pylockenv(work: Path) -> Path:
     return venv / "bin"
 
 
-APP_NAME = "bench"
+def import_installed(bin_dir: Path) -> None:
+    """Make `import pylockenv` in this process load the copy installed next to `bin_dir`.
+
+    Call it before the first import of pylockenv; it fails if another copy is loaded.
+    """
+    if "pylockenv" in sys.modules:
+        raise RuntimeError("pylockenv was imported before import_installed()")
+    sys.path.insert(0, str(site_packages(bin_dir.parent)))
+    import pylockenv.shell
+
+    where = Path(pylockenv.shell.__file__).resolve()
+    if not where.is_relative_to(bin_dir.parent.resolve()):
+        raise RuntimeError(f"pylockenv was imported from {where}, not the installed wheel")
 
 
 def make_app(root: Path, *, command: str = "-c pass", extras: int = 1, wheels: int = 3) -> Path:
-    """A spec file whose command APP_NAME locks `wheels` tiny wheels and adds `extras` more.
+    """A spec file with two commands on one env: APP_NAME and PID_NAME.
 
-    The extras are local extra deps (wheels installed with --no-deps).
+    APP_NAME runs `command`; PID_NAME prints its own process id. The env locks
+    `wheels` tiny wheels and adds `extras` more as local extra deps (wheels
+    installed with --no-deps).
     """
     wheel_dir = root / "wheels"
     wheel_dir.mkdir(parents=True, exist_ok=True)
-    locked = [build_wheel(wheel_dir, f"bench-dep-{i}") for i in range(wheels)]
-    write_pylock(root / "pylock.toml", locked)
-    lines = ["commands:", f"  {APP_NAME}:", f"    command: {command}", "    pylock: pylock.toml"]
-    if extras:
-        lines.append("    local_extra_deps:")
-        for i in range(extras):
-            extra = build_wheel(wheel_dir, f"bench-app-{i}", "2.0")
-            lines.append(f"      - {extra.relative_to(root)}")
+    locked = [tiny_wheel(wheel_dir, f"bench-dep-{i}") for i in range(wheels)]
+    pylock_of_wheels(root / "pylock.toml", locked)
+    extra_wheels = [tiny_wheel(wheel_dir, f"bench-app-{i}", "2.0") for i in range(extras)]
+    env_lines = ["    pylock: pylock.toml"]
+    if extra_wheels:
+        env_lines.append("    local_extra_deps:")
+        env_lines += [f"      - {wheel.relative_to(root)}" for wheel in extra_wheels]
+    lines = ["commands:"]
+    for name, run in ((APP_NAME, command), (PID_NAME, "-c 'import os; print(os.getpid())'")):
+        lines += [f"  {name}:", f"    command: {run}", *env_lines]
     spec = root / "spec.yml"
     spec.write_text("\n".join(lines) + "\n")
     return spec
 
 
-def env_dirs(xdg: Path) -> list[Path]:
-    """The cached env directories under the cache at `xdg`."""
-    envs = xdg / "bfabric_app_runner" / "envs"
-    return sorted(p for p in envs.iterdir() if p.is_dir()) if envs.exists() else []
+def plan_json(pylockenv: str, spec: Path, name: str, env: Mapping[str, str]) -> str:
+    """What `pylockenv run SPEC NAME --print-plan --json > plan.json` writes into plan.json."""
+    return subprocess.run(
+        [pylockenv, "run", str(spec), name, "--print-plan", "--json"],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def printed_plan(
+    pylockenv: str, spec: Path, name: str, env: Mapping[str, str]
+) -> dict[str, object]:
+    """The plan of `pylockenv run SPEC NAME`, read from `--print-plan --json`."""
+    plan: dict[str, object] = json.loads(plan_json(pylockenv, spec, name, env))
+    return plan
+
+
+def has_command(pylockenv: str, command: str) -> bool:
+    """Whether this pylockenv knows the subcommand `command` (its --help exits 0)."""
+    done = subprocess.run(
+        [pylockenv, command, "--help"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    return done.returncode == 0
 
 
 def run_quiet(argv: Sequence[str], env: Mapping[str, str]) -> None:
@@ -153,24 +238,34 @@ def interleaved(
 
 
 def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
-    """(first quartile, median, third quartile)."""
+    """(first quartile, median, third quartile); all three are the value when there is one."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
     q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
     return q1, median, q3
 
 
 def table(
-    times: Mapping[str, Sequence[float]],
+    times: Mapping[str, Sequence[float] | str],
     *,
     baseline: str,
     unit: float = 1e-3,
     unit_name: str = "ms",
 ) -> str:
-    """A small table: median, IQR, min-max per row, and each median's ratio to `baseline`'s."""
-    base = statistics.median(times[baseline])
+    """A small table: median, IQR, min-max per row, and each median's ratio to `baseline`'s.
+
+    A row whose value is a string could not be measured: the string says why.
+    """
+    base_values = times[baseline]
+    assert not isinstance(base_values, str), "the baseline must have been measured"
+    base = statistics.median(base_values)
     width = max(len(name) for name in times)
     head = f"{'':<{width}}  {'n':>4}  {'median':>9}  {'IQR':>19}  {'min-max':>19}  {'ratio':>6}"
     lines = [head, "-" * len(head)]
     for name, values in times.items():
+        if isinstance(values, str):
+            lines.append(f"{name:<{width}}  not available: {values}")
+            continue
         q1, median, q3 = quartiles(values)
         iqr = f"{q1 / unit:.1f}-{q3 / unit:.1f}"
         span = f"{min(values) / unit:.1f}-{max(values) / unit:.1f}"

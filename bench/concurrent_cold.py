@@ -1,7 +1,7 @@
 """Eight concurrent cold `pylockenv run SPEC NAME` against one cold run: wall time, provisionings.
 
-Usage: python bench/concurrent_cold.py [REPEATS]   (default 6; targets: ratio <= 1.5x and
-exactly 1 provisioning per crowd of 8)
+Usage: python bench/concurrent_cold.py [--quick] [REPEATS]   (default 6, quick 2;
+targets: ratio <= 1.5x and exactly 1 provisioning per crowd of 8)
 
 Each repetition of either side starts on a fresh XDG_CACHE_HOME (uv's cache is
 warm and shared). The crowd's time runs from starting the first process to the
@@ -16,8 +16,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from benchkit import (
     APP_NAME,
     base_environ,
@@ -25,6 +23,7 @@ from benchkit import (
     install_pylockenv,
     interleaved,
     make_app,
+    repeats,
     run_quiet,
     table,
 )
@@ -42,7 +41,7 @@ def write_uv_wrapper(path: Path) -> Path:
     return path
 
 
-def main(repeats: int) -> int:
+def main(count: int) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-concurrent-cold-") as tmp:
         work = Path(tmp)
         bin_dir = install_pylockenv(work)
@@ -84,7 +83,7 @@ def main(repeats: int) -> int:
         crowd_logs.clear()
         times = interleaved(
             {f"{CROWD} concurrent cold runs": crowd, "1 cold run": one},
-            repeats,
+            count,
             before=prepare,
         )
         provisionings = [
@@ -92,13 +91,17 @@ def main(repeats: int) -> int:
             for log in crowd_logs
         ]
     print(
-        f"{CROWD} concurrent cold runs against 1, {repeats} interleaved repetitions each "
+        f"{CROWD} concurrent cold runs against 1, {count} interleaved repetitions each "
         f"(target <= {TARGET:g}x, 1 provisioning per crowd)"
     )
     print(table(times, baseline="1 cold run"))
-    print(f"uv venv calls per crowd of {CROWD}: {provisionings}")
+    exactly_one = sum(1 for n in provisionings if n == 1)
+    print(
+        f"provisionings (uv venv calls) per crowd of {CROWD}: {provisionings}; "
+        f"exactly 1 in {exactly_one} of {len(provisionings)} crowds"
+    )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 6))
+    sys.exit(main(repeats(default=6, quick=2)))

@@ -1,15 +1,25 @@
 """Scale: planning with many local extra deps; `list` and `gc --dry-run` on caches of many envs.
 
-Usage: python bench/scale.py [REPEATS]   (default 10 for the cache commands, 20x that for plans)
+Usage: python bench/scale.py [--quick] [REPEATS]   (default 10, quick 3, for the cache
+commands; 20x that for plans)
 
 Planning: `plan(spec)` in this process (host facts, a stat per extra, the core's
 plan) for specs with 50, 100, 200 and 400 local extra wheels (tiny files; planning
-only stats them). Cache commands: `pylockenv list` and `pylockenv gc --dry-run`,
-each a fresh process of the installed pylockenv, on caches of 125, 250, 500 and 1000 envs.
-One env is provisioned for real; the others are made cheaply from it: a directory
-holding a copy of its marker and pyvenv.cfg, its bin/python symlink and an in-use
-file last used 60 days ago (so gc finds them all removable). Sizes are
-interleaved; the per-item column shows whether time grows linearly.
+only stats them), pylockenv imported from the installed wheel.
+
+Cache commands: `pylockenv list` (with and without `--no-size`, and `--json`)
+and `pylockenv gc --dry-run`, each a fresh process of the installed pylockenv,
+on caches of 125, 250, 500 and 1000 envs. One env is provisioned for real
+(tiny wheels, offline); the others are copies of it under other names, made as
+uv lays an env out (directories and symbolic links anew, files hard-linked),
+each with its lock file beside it and an in-use file last touched 60 days ago,
+so that gc finds every env old enough to remove and probes its lock, as a real
+gc would. `list` walks every env to size it, so its time grows with the files
+per env, which the output states.
+
+Sizes are interleaved; the per-item column is the cost of each item beyond the
+smallest size, which leaves out what every run pays once (start-up): it stays
+flat when time grows linearly with the size.
 """
 
 from __future__ import annotations
@@ -24,30 +34,27 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from benchkit import (
     APP_NAME,
     base_environ,
-    env_dirs,
+    import_installed,
     install_pylockenv,
     interleaved,
     make_app,
+    printed_plan,
     quartiles,
+    repeats,
     run_quiet,
 )
 
 EXTRAS = (50, 100, 200, 400)  # the first size of each list is the baseline of the growth column
 ENVS = (125, 250, 500, 1000)
+CACHE_COMMANDS = (["list"], ["list", "--no-size"], ["list", "--json"], ["gc", "--dry-run"])
 OLD = 60 * 24 * 3600  # every env was last used 60 days ago, so gc would remove them all
 
 
 def growth_table(times: Mapping[int, Sequence[float]], item: str) -> str:
-    """Median and IQR per size, and the cost of each item beyond the smallest size.
-
-    That marginal cost leaves out what a run pays whatever the size (start-up): it
-    stays flat when time grows linearly, and would grow with the size if quadratic.
-    """
+    """Median and IQR per size, and the cost of each item beyond the smallest size."""
     head = f"{item:>8}  {'n':>4}  {'median':>9}  {'IQR':>17}  {'per extra item':>14}"
     lines = [head, "-" * len(head)]
     first_size, first_values = next(iter(times.items()))
@@ -64,7 +71,8 @@ def growth_table(times: Mapping[int, Sequence[float]], item: str) -> str:
     return "\n".join(lines)
 
 
-def bench_plans(work: Path, repeats: int) -> str:
+def bench_plans(work: Path, count: int) -> str:
+    """The growth table of `plan(spec)` over EXTRAS local extra deps."""
     from pylockenv.shell import load, plan
 
     root = work / "extras"
@@ -74,75 +82,82 @@ def bench_plans(work: Path, repeats: int) -> str:
     for i in range(max(EXTRAS)):
         (deps / f"extra_{i}-1.0-py3-none-any.whl").write_bytes(b"PK\x05\x06" + bytes(18))
     specs = {}
-    for count in EXTRAS:
-        spec_file = root / f"spec-{count}.yml"
+    for size in EXTRAS:
+        spec_file = root / f"spec-{size}.yml"
         lines = ["command: -c pass", "pylock: pylock.toml", "local_extra_deps:"]
-        lines += [f"  - deps/extra_{i}-1.0-py3-none-any.whl" for i in range(count)]
+        lines += [f"  - deps/extra_{i}-1.0-py3-none-any.whl" for i in range(size)]
         spec_file.write_text("\n".join(lines) + "\n")
-        specs[count] = load(str(spec_file))
+        specs[size] = load(str(spec_file))
     actions: dict[str, Callable[[], object]] = {
-        str(count): partial(plan, spec) for count, spec in specs.items()
+        str(size): partial(plan, spec) for size, spec in specs.items()
     }
     for action in actions.values():
         action()
-    times = interleaved(actions, repeats, before=lambda: None)
+    times = interleaved(actions, count, before=lambda: None)
     return growth_table({int(k): v for k, v in times.items()}, "extras")
 
 
-def fill_cache(xdg: Path, template: Path, count: int) -> None:
-    """`count` envs in the cache at `xdg`: the template's marker, pyvenv.cfg and bin/python.
+def fill_cache(envs: Path, template: Path, lock_suffix: str, in_use: str, size: int) -> None:
+    """`size` copies of the env `template` in the envs directory `envs`, each last used long ago.
 
-    Each also has an in-use file dated 60 days back, so that `gc --dry-run` finds every
-    env old enough to remove, and probes its lock, as a real gc would.
+    Files are hard-linked, as uv links them from its cache; each copy gets its own lock file.
     """
-    envs = xdg / "bfabric_app_runner" / "envs"
-    for i in range(count):
+    for i in range(size):
         env = envs / f"{i:016x}"
-        (env / "bin").mkdir(parents=True)
-        shutil.copy2(template / ".provisioned", env / ".provisioned")
-        shutil.copy2(template / "pyvenv.cfg", env / "pyvenv.cfg")
-        os.symlink(os.readlink(template / "bin" / "python"), env / "bin" / "python")
-        (env / ".in-use").touch()
-        last_use = (env / ".in-use").stat().st_mtime - OLD
-        os.utime(env / ".in-use", (last_use, last_use))
+        shutil.copytree(template, env, symlinks=True, copy_function=os.link)
+        Path(f"{env}{lock_suffix}").touch()
+        (env / in_use).unlink(missing_ok=True)  # a hard link would share its time
+        (env / in_use).touch()
+        last_use = (env / in_use).stat().st_mtime - OLD
+        os.utime(env / in_use, (last_use, last_use))
 
 
-def bench_cache(work: Path, repeats: int) -> list[str]:
-    bin_dir = install_pylockenv(work)
+def bench_cache(work: Path, pylockenv: str, count: int) -> list[str]:
+    """One growth table per CACHE_COMMANDS entry, over caches of ENVS envs."""
     spec = make_app(work / "app")
-    pylockenv = str(bin_dir / "pylockenv")
-    run_quiet([pylockenv, "provision", str(spec), APP_NAME], base_environ(work))
-    (template,) = env_dirs(work / "xdg")
+    environ = base_environ(work)
+    run_quiet([pylockenv, "provision", str(spec), APP_NAME], environ)
+    plan = printed_plan(pylockenv, spec, APP_NAME, environ)
+    template = Path(str(plan["env_path"]))
+    lock_suffix = str(plan["lock_path"]).removeprefix(str(template))
+    in_use = Path(str(plan["in_use_path"])).name
+    envs_below_xdg = template.parent.relative_to(environ["XDG_CACHE_HOME"])
+    files = sum(len(names) for _, _, names in os.walk(template))
     environs = {}
-    for count in ENVS:
-        xdg = work / f"xdg-{count}"
-        fill_cache(xdg, template, count)
-        environs[count] = base_environ(work, XDG_CACHE_HOME=str(xdg))
+    for size in ENVS:
+        xdg = work / f"xdg-{size}"
+        (xdg / envs_below_xdg).mkdir(parents=True)
+        fill_cache(xdg / envs_below_xdg, template, lock_suffix, in_use, size)
+        environs[size] = base_environ(work, XDG_CACHE_HOME=str(xdg))
     reports = []
-    for args in (["list"], ["gc", "--dry-run"]):
+    for args in CACHE_COMMANDS:
 
         def command(env: dict[str, str], args: list[str] = args) -> None:
             subprocess.run([pylockenv, *args], env=env, stdout=subprocess.DEVNULL, check=True)
 
         actions: dict[str, Callable[[], object]] = {
-            str(count): partial(command, env) for count, env in environs.items()
+            str(size): partial(command, env) for size, env in environs.items()
         }
         for action in actions.values():
             action()
-        times = interleaved(actions, repeats, before=lambda: None)
+        times = interleaved(actions, count, before=lambda: None)
         table = growth_table({int(k): v for k, v in times.items()}, "envs")
-        reports.append(f"pylockenv {' '.join(args)} (a fresh process each)\n{table}")
+        reports.append(
+            f"pylockenv {' '.join(args)} (a fresh process each; envs of {files} files)\n{table}"
+        )
     return reports
 
 
-def main(repeats: int) -> int:
+def main(count: int) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         work = Path(tmp)
-        environ = base_environ(work)
+        bin_dir = install_pylockenv(work)
+        environ = base_environ(work)  # before the clear: it starts from this environment
         os.environ.clear()
         os.environ.update(environ)
-        plans = bench_plans(work, repeats * 20)
-        caches = bench_cache(work, repeats)
+        import_installed(bin_dir)
+        plans = bench_plans(work, count * 20)
+        caches = bench_cache(work, str(bin_dir / "pylockenv"), count)
     print("plan(spec) with N local extra deps, in process")
     print(plans)
     for report in caches:
@@ -152,4 +167,4 @@ def main(repeats: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 10))
+    sys.exit(main(repeats(default=10, quick=3)))

@@ -1,77 +1,147 @@
-"""Warm CLI: `pylockenv run SPEC NAME` (command `-c pass`) against `<env>/bin/python -c pass`.
+"""Warm CLI: `pylockenv run SPEC NAME` and `pylockenv apply plan.json` against the env's python.
 
-Usage: python bench/warm_cli.py [REPEATS]   (default 40; target: ratio <= 6x)
+Usage: python bench/warm_cli.py [--quick] [REPEATS]   (default 40, quick 10;
+targets: run <= 3.5x, apply <= 3.0x, no launcher process)
 
-The env is provisioned once beforehand, so every measured run is warm. Every
-row runs as a child process of this script, interleaved, output discarded.
-The target compares the first row with the last. The other rows say where the
-time goes: the same run when PYLOCKENV_UV is not set (so pylockenv looks for
-its bundled uv, as an installed pylockenv does by default), and pylockenv's
-interpreter importing only the libraries a warm run cannot do without (PyYAML,
-attrs, cattrs and the standard modules it uses), which is the floor of this design.
+The command is `-c pass`. The env is provisioned by the spec's first run,
+untimed, so every measured run is a later run of a spec seen before (the warm
+path). Every row runs as a child process of this script, interleaved, output
+discarded; the ratios compare each row with the last one. The indented rows
+say where the time goes: a run when PYLOCKENV_UV is not set (pylockenv looks
+for its bundled uv, as an installed pylockenv does by default; a spec file of
+its own, so that each row keeps its own stored plan), pylockenv's interpreter
+importing the libraries a warm run should not need, and that interpreter
+starting with nothing to do, the floor of any launcher written in Python.
+
+`apply` runs the JSON plan printed by `pylockenv run SPEC NAME --print-plan --json`;
+where this pylockenv has no `apply` command its rows say so.
+
+A second table says whether a warm run leaves a launcher process beside the
+command: the command prints its own pid (`os.getpid()`), which is compared
+with the pid of the process this script started.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchkit import (
     APP_NAME,
+    PID_NAME,
     base_environ,
-    env_dirs,
+    has_command,
     install_pylockenv,
     interleaved,
     make_app,
+    plan_json,
+    printed_plan,
+    repeats,
     run_quiet,
     table,
 )
 
-TARGET = 6.0
-FLOOR = ("yaml", "attrs", "cattrs", "subprocess", "argparse", "hashlib", "shlex", "json")
+TARGET_RUN = 3.5
+TARGET_APPLY = 3.0
+HEAVY = ("yaml", "attrs", "cattrs", "filelock", "subprocess")
+PID_CHECKS = 5
 
 
-def main(repeats: int) -> int:
+def launcher_left(argv: Sequence[str], env: Mapping[str, str]) -> bool:
+    """Whether the command `argv` starts (it prints its pid) ran in another process than argv's."""
+    started = subprocess.Popen(
+        list(argv), env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    printed, _ = started.communicate()
+    if started.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({started.returncode})")
+    return int(printed.strip()) != started.pid
+
+
+def launcher_report(argv: Sequence[str], env: Mapping[str, str]) -> str:
+    """'no' or 'yes', with how many of PID_CHECKS warm runs had the pid that was started."""
+    run_quiet(argv, env)  # the first run of this command is not a warm one
+    left = sum(launcher_left(argv, env) for _ in range(PID_CHECKS))
+    verdict = "no" if left == 0 else "yes" if left == PID_CHECKS else "sometimes"
+    return f"{verdict} (the command had the pid started: {PID_CHECKS - left} of {PID_CHECKS} runs)"
+
+
+def main(count: int) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-warm-cli-") as tmp:
         work = Path(tmp)
         bin_dir = install_pylockenv(work)
+        pylockenv = str(bin_dir / "pylockenv")
         spec = make_app(work / "app")
+        other_spec = shutil.copy(spec, spec.with_name("spec-default-uv.yml"))
         env = base_environ(work)
-        pylockenv = [str(bin_dir / "pylockenv"), "run", str(spec), APP_NAME]
-        run_quiet(pylockenv, env)  # provisions the env
-        (env_path,) = env_dirs(work / "xdg")
-        direct = [str(env_path / "bin" / "python"), "-c", "pass"]
-        floor = [str(bin_dir / "python"), "-c", f"import {', '.join(FLOOR)}"]
         default_env = {k: v for k, v in env.items() if k != "PYLOCKENV_UV"}
-        for _ in range(3):  # the .pyc files of both sides are written here, untimed
-            run_quiet(pylockenv, env)
-            run_quiet(direct, env)
-
-        def run(argv: list[str], environ: dict[str, str] = env) -> None:
-            done = subprocess.run(
-                argv, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            assert done.returncode == 0
-
-        times = interleaved(
-            {
-                "pylockenv run SPEC NAME": lambda: run(pylockenv),
-                "  the same, uv looked up": lambda: run(pylockenv, default_env),
-                "  python -c 'import <floor>'": lambda: run(floor),
-                "<env>/bin/python -c pass": lambda: run(direct),
-            },
-            repeats,
-            before=lambda: None,
-        )
-    print(f"warm CLI, {repeats} interleaved repetitions each (target <= {TARGET:g}x)")
-    print(table(times, baseline="<env>/bin/python -c pass"))
-    print(f"<floor>: {', '.join(FLOOR)}")
+        run = [pylockenv, "run", str(spec), APP_NAME]
+        # The spec's first run provisions the env (and may keep its plan); every measured
+        # run comes after it, and after three more untimed runs of every row.
+        run_quiet(run, env)
+        plan = printed_plan(pylockenv, spec, APP_NAME, env)
+        python = str(Path(str(plan["env_path"])) / "bin" / "python")
+        rows: dict[str, tuple[list[str], dict[str, str]] | str] = {
+            "pylockenv run SPEC NAME": (run, env),
+            "  the same, uv looked up": (
+                [pylockenv, "run", str(other_spec), APP_NAME],
+                default_env,
+            ),
+        }
+        pid_checks: dict[str, list[str] | str] = {
+            "pylockenv run SPEC NAME": [pylockenv, "run", str(spec), PID_NAME]
+        }
+        if has_command(pylockenv, "apply"):
+            plans = {}
+            for name in (APP_NAME, PID_NAME):
+                plans[name] = work / f"plan-{name}.json"
+                plans[name].write_text(plan_json(pylockenv, spec, name, env))
+            rows["pylockenv apply plan.json"] = ([pylockenv, "apply", str(plans[APP_NAME])], env)
+            pid_checks["pylockenv apply plan.json"] = [pylockenv, "apply", str(plans[PID_NAME])]
+        else:
+            rows["pylockenv apply plan.json"] = "this pylockenv has no apply command"
+            pid_checks["pylockenv apply plan.json"] = rows["pylockenv apply plan.json"]
+        rows |= {
+            f"  python -c 'import {', '.join(HEAVY[:3])}, ...'": (
+                [str(bin_dir / "python"), "-c", f"import {', '.join(HEAVY)}"],
+                env,
+            ),
+            "  pylockenv's python -c pass": ([str(bin_dir / "python"), "-c", "pass"], env),
+            "<env>/bin/python -c pass": ([python, "-c", "pass"], env),
+        }
+        measured = {name: row for name, row in rows.items() if not isinstance(row, str)}
+        for _ in range(3):  # the .pyc files of every row are written here, untimed
+            for argv, environ in measured.values():
+                run_quiet(argv, environ)
+        actions: dict[str, Callable[[], object]] = {
+            name: (lambda argv=argv, environ=environ: run_quiet(argv, environ))
+            for name, (argv, environ) in measured.items()
+        }
+        times = interleaved(actions, count, before=lambda: None)
+        launchers = {
+            name: f"not available: {check}"
+            if isinstance(check, str)
+            else launcher_report(check, env)
+            for name, check in pid_checks.items()
+        }
+    print(
+        f"warm CLI, {count} interleaved repetitions each "
+        f"(targets: run <= {TARGET_RUN:g}x, apply <= {TARGET_APPLY:g}x)"
+    )
+    results = {name: row if isinstance(row, str) else times[name] for name, row in rows.items()}
+    print(table(results, baseline="<env>/bin/python -c pass"))
+    print(f"the imports: {', '.join(HEAVY)}")
+    print()
+    print("a warm cached run leaves a launcher process beside the command (target: no)")
+    width = max(len(name) for name in launchers)
+    for name, report in launchers.items():
+        print(f"{name:<{width}}  {report}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 40))
+    sys.exit(main(repeats(default=40, quick=10)))
