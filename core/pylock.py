@@ -11,6 +11,7 @@ import re
 from typing import Literal
 
 from .errors import PylockError
+from .limits import clipped, shown
 
 PylockFormat = Literal["pylock", "requirements"]
 
@@ -81,19 +82,19 @@ def check_pylock_text(
     if not isinstance(requires, str):
         raise PylockError(
             f"{where}: pylock: {path}: requires-python must be a string such as '>=3.11', "
-            f"got {requires!r}; regenerate the lock file."
+            f"got {shown(repr(requires))}; regenerate the lock file."
         )
     try:
         specifiers = SpecifierSet(requires)
     except InvalidSpecifier:
         raise PylockError(
-            f"{where}: pylock: {path}: requires-python {requires!r} is not a valid version "
+            f"{where}: pylock: {path}: requires-python {shown(requires)} is not a valid version "
             "specifier; regenerate the lock file."
         ) from None
     version = check_version
     if version is not None and not specifiers.contains(version, prereleases=True):
         raise PylockError(
-            f"{where}: the pylock {path} requires Python {requires}, but the environment would "
-            f"use Python {version}; set python_version to a version that satisfies "
-            f"{requires!r}, or lock for Python {version}."
+            f"{where}: the pylock {path} requires Python {clipped(requires)}, but the "
+            f"environment would use Python {version}; set python_version to a version that "
+            f"satisfies {shown(requires)}, or lock for Python {version}."
         )
