@@ -1,7 +1,9 @@
-"""Files the benchmarks install offline: tiny wheels, a pylock.toml naming them, a borrowing venv.
+"""What the benchmarks install: tiny wheels, pylock.toml files locked by uv, a borrowing venv.
 
 The benchmarks keep their own small builders rather than importing the tests'
-helpers, so that bench/ runs with nothing from tests/ on the path.
+helpers, so that bench/ runs with nothing from tests/ on the path. Every lock
+is made as a user makes one, by `uv pip compile --format pylock.toml`: from
+tiny local wheels offline, or from the package registry (bench/reallock.py).
 """
 
 from __future__ import annotations
@@ -12,14 +14,10 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 PY_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _record_entry(name: str, data: bytes) -> str:
@@ -54,22 +52,27 @@ def tiny_wheel(directory: Path, project: str, version: str = "1.0") -> Path:
     return path
 
 
-def pylock_of_wheels(path: Path, wheels: Sequence[Path]) -> Path:
-    """Write a PEP 751 pylock.toml at `path` locking `wheels`, each named by a relative path."""
-    lines = ['lock-version = "1.0"', 'created-by = "pylockenv-bench"']
-    for wheel in wheels:
-        module, version = wheel.name.split("-")[:2]
-        location = wheel.relative_to(path.parent).as_posix()
-        lines += [
-            "",
-            "[[packages]]",
-            f'name = "{module.replace("_", "-")}"',
-            f'version = "{version}"',
-            f'wheels = [{{ name = "{wheel.name}", path = "{location}", '
-            f'hashes = {{ sha256 = "{_sha256(wheel.read_bytes())}" }} }}]',
-        ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+def lock(
+    uv: str,
+    directory: Path,
+    requirements: Sequence[str],
+    env: Mapping[str, str],
+    *options: str,
+) -> Path:
+    """Lock `requirements` into `directory`/pylock.toml with uv, for this Python version.
+
+    Also writes the requirements.in it locks. `options` go to `uv pip compile`
+    (`--no-index --find-links DIR` for local wheels); `env` is its environment.
+    """
+    (directory / "requirements.in").write_text("".join(f"{name}\n" for name in requirements))
+    output = ["--python-version", PY_VERSION, "--format", "pylock.toml", "-o", "pylock.toml"]
+    subprocess.run(
+        [uv, "pip", "compile", "--quiet", "requirements.in", *options, *output],
+        cwd=directory,
+        env=dict(env),
+        check=True,
+    )
+    return directory / "pylock.toml"
 
 
 def venv_with_these_dependencies(path: Path) -> Path:

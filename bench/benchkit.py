@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from artefacts import PY_VERSION, pylock_of_wheels, site_packages, tiny_wheel
+from artefacts import PY_VERSION, lock, site_packages, tiny_wheel
 from artefacts import venv_with_these_dependencies as _venv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,8 +165,11 @@ def make_app(root: Path, *, command: str = "-c pass", extras: int = 1, wheels: i
     """
     wheel_dir = root / "wheels"
     wheel_dir.mkdir(parents=True, exist_ok=True)
-    locked = [tiny_wheel(wheel_dir, f"bench-dep-{i}") for i in range(wheels)]
-    pylock_of_wheels(root / "pylock.toml", locked)
+    names = [f"bench-dep-{i}" for i in range(wheels)]
+    for name in names:
+        tiny_wheel(wheel_dir, name)
+    offline = {**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(root / "lock-uv-cache")}
+    lock(find_real_uv(), root, names, offline, "--no-index", "--find-links", str(wheel_dir))
     extra_wheels = [tiny_wheel(wheel_dir, f"bench-app-{i}", "2.0") for i in range(extras)]
     env_lines = ["    pylock: pylock.toml"]
     if extra_wheels:

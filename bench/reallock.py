@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from artefacts import PY_VERSION
+from artefacts import PY_VERSION, lock
 from benchkit import APP_NAME, base_environ, find_real_uv
 
 PROBE_TIMEOUT = 5.0
@@ -88,19 +88,12 @@ def locked_app(label: str, requirements: list[str], pylockenv: str) -> Path:
     _check_registry()
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
-    (directory / "requirements.in").write_text("\n".join(requirements) + "\n")
     with tempfile.TemporaryDirectory(prefix="fill-", dir=bench_cache()) as tmp:
         online = base_environ(Path(tmp), UV_CACHE_DIR=str(uv_cache()))
         del online["UV_OFFLINE"]
         online |= {name: os.environ[name] for name in INDEX_VARIABLES if name in os.environ}
         print(f"locking {' '.join(requirements)} and filling {uv_cache()} (once)", flush=True)
-        lock = ["--format", "pylock.toml", "-o", "pylock.toml", "--python-version", PY_VERSION]
-        subprocess.run(
-            [find_real_uv(), "pip", "compile", "--quiet", "requirements.in", *lock],
-            cwd=directory,
-            env=online,
-            check=True,
-        )
+        lock(find_real_uv(), directory, requirements, online)
         spec.write_text(
             f"commands:\n  {APP_NAME}:\n    command: -c pass\n    pylock: pylock.toml\n"
         )
