@@ -12,12 +12,31 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 from .errors import PlanError, PylockenvError, PylockError, SpecError
-from .facts import FileFact, HostFacts
-from .plan import EnvChanges, LocalDep, Plan, RunCommand, UvStep, plan
-from .spec import PythonEnvCommand, Spec, command_from_flags, load_spec
 
 if TYPE_CHECKING:
+    from .facts import FileFact, HostFacts
+    from .planning import EnvChanges, LocalDep, Plan, RunCommand, UvStep, plan
     from .render import render_json, render_shell
+    from .spec import PythonEnvCommand, Spec, command_from_flags, load_spec
+
+# Where each public name lives; they load on first use, so that the warm path of the
+# `pylockenv` command (which reads only `core.layout` and `core.planfile`) loads no attrs.
+_HOMES = {
+    "FileFact": "facts",
+    "HostFacts": "facts",
+    "EnvChanges": "planning",
+    "LocalDep": "planning",
+    "Plan": "planning",
+    "RunCommand": "planning",
+    "UvStep": "planning",
+    "plan": "planning",
+    "render_json": "render",
+    "render_shell": "render",
+    "PythonEnvCommand": "spec",
+    "Spec": "spec",
+    "command_from_flags": "spec",
+    "load_spec": "spec",
+}
 
 __all__ = [
     "EnvChanges",
@@ -42,9 +61,21 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The renderers load on first use: a run that prints no plan does not pay for them.
-    if name in ("render_json", "render_shell"):
+    home = _HOMES.get(name)
+    if home == "facts":
+        from . import facts
+
+        return getattr(facts, name)
+    if home == "planning":
+        from . import planning
+
+        return getattr(planning, name)
+    if home == "render":
         from . import render
 
         return getattr(render, name)
+    if home == "spec":
+        from . import spec
+
+        return getattr(spec, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

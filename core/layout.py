@@ -12,22 +12,23 @@ the files pylockenv adds: the marker's staging name and the in-use lock.
         pyvenv.cfg            written by `uv venv`: when the env was made, which Python
       envs/<hash>.lock        the provisioning lock (kept: a run may be waiting on it)
       ephemeral/env_<suffix>  an ephemeral env, locked through its directory while its run lives
+      plans/<key>.json        the plan a `run SPEC [NAME]` made, kept for its warm runs
 
 Whoever needs a path asks a `CacheLayout` or an `EnvLayout`; nobody else spells
-these names.
+these names. This module imports only light parts of the standard library (no
+attrs, no pathlib): the warm path of a run reads it before anything heavy loads.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
-from pathlib import PurePosixPath
-from typing import Literal
-
-from attrs import frozen
+from typing import Literal, NamedTuple
 
 CACHE_DIR_NAME = "bfabric_app_runner"
 ENVS_DIR = "envs"
 EPHEMERAL_DIR = "ephemeral"
+PLANS_DIR = "plans"
 MARKER_NAME = ".provisioned"
 MARKER_STAGING_NAME = ".provisioned.tmp"
 IN_USE_NAME = ".in-use"
@@ -72,8 +73,7 @@ def env_kind_of(directory: str, name: str) -> EnvKind | None:
     return None
 
 
-@frozen(kw_only=True)
-class EnvLayout:
+class EnvLayout(NamedTuple):
     """The paths of one env; derived once here so that no caller joins them."""
 
     path: str
@@ -82,12 +82,12 @@ class EnvLayout:
     @property
     def name(self) -> str:
         """The env's directory name: its hash, or `env_<suffix>` for an ephemeral env."""
-        return PurePosixPath(self.path).name
+        return posixpath.basename(self.path)
 
     @property
     def parent(self) -> str:
         """The directory holding the env (envs/ or ephemeral/)."""
-        return str(PurePosixPath(self.path).parent)
+        return posixpath.dirname(self.path)
 
     @property
     def marker(self) -> str:
@@ -121,8 +121,7 @@ class EnvLayout:
         return f"{self.path}/pyvenv.cfg"
 
 
-@frozen(kw_only=True)
-class CacheLayout:
+class CacheLayout(NamedTuple):
     """The cache directory and where each kind of env lives in it."""
 
     root: str
@@ -134,6 +133,14 @@ class CacheLayout:
     @property
     def ephemeral_dir(self) -> str:
         return f"{self.root}/{EPHEMERAL_DIR}"
+
+    @property
+    def plans_dir(self) -> str:
+        return f"{self.root}/{PLANS_DIR}"
+
+    def stored_plan(self, key: str) -> str:
+        """The stored plan of the runs whose spec, name and working directory give `key`."""
+        return f"{self.plans_dir}/{key}.json"
 
     def cached_env(self, env_hash: str) -> EnvLayout:
         return EnvLayout(path=f"{self.envs_dir}/{env_hash}", kind="cached")
@@ -157,10 +164,21 @@ class CacheLayout:
 def cache_layout(*, xdg_cache_home: str | None, home: str) -> CacheLayout:
     """The cache under `$XDG_CACHE_HOME` if that is absolute (the XDG rule), else ~/.cache."""
     if xdg_cache_home and xdg_cache_home.startswith("/"):
-        base = PurePosixPath(xdg_cache_home)
+        base = xdg_cache_home
     else:
-        base = PurePosixPath(home) / ".cache"
-    return CacheLayout(root=str(base / CACHE_DIR_NAME))
+        base = posixpath.join(home, ".cache")
+    return CacheLayout(root=_pure_path(posixpath.join(base, CACHE_DIR_NAME)))
+
+
+def _pure_path(path: str) -> str:
+    """`path` spelled as pathlib's PurePosixPath spells it (the reference builds its paths
+    so): repeated slashes and "." parts dropped, ".." kept, two leading slashes kept."""
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    if path.startswith("//") and not path.startswith("///"):
+        lead = "//"
+    else:
+        lead = "/" if path.startswith("/") else ""
+    return lead + "/".join(parts)
 
 
 def is_ready(*, marker_present: bool, interpreter_resolves: bool) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import attrs
 
 from .errors import EXIT_NOT_FOUND
-from .plan import EnvChanges, Plan
+from .planning import EnvChanges, Plan
 
 # The shell variable that holds where nice(1) is, in the scripts that need it.
 _NICE = "nice"

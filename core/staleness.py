@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from .plan import LocalDep
+from .planning import LocalDep
 from .provenance import Provenance
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 from collections.abc import Callable
 
 from attrs import evolve
+
 from pylockenv.core.envstate import EntryType, EnvObservation
 from pylockenv.core.errors import PylockenvError
 from pylockenv.core.gc import GcEntry, GcOutcome, GcPlan, GcPolicy, GcReason, decide
@@ -25,8 +27,9 @@ from pylockenv.core.layout import (
     env_kind_of,
     ephemeral_maker,
 )
+from pylockenv.core.planfile import PLAN_FILE_SIZE_LIMIT
 
-from .cachefiles import CacheFileError, open_regular
+from .cachefiles import CacheFileError, open_regular, read_regular
 from .diskusage import disk_usage
 from .envlocks import HeldLock, is_locked, open_directory, try_flock
 from .facts import gather_host_facts
@@ -237,7 +240,34 @@ def apply_gc(
             continue
         on_outcome(outcome)
         outcomes.append(outcome)
+    forget_stored_plans(cache)
     return outcomes
+
+
+def forget_stored_plans(cache: CacheLayout) -> int:
+    """Remove the stored plans (kept for warm runs) whose env is no longer on disk; how many.
+
+    A stored plan is only a shortcut: one removed while a run reads it costs that
+    run its warm path, nothing else.
+    """
+    try:
+        names = os.listdir(cache.plans_dir)
+    except OSError:
+        return 0
+    forgotten = 0
+    for name in names:
+        path = f"{cache.plans_dir}/{name}"
+        try:
+            data = read_regular(path, PLAN_FILE_SIZE_LIMIT)
+            env_path = json.loads(data or b"{}").get("env_path")
+        except (OSError, CacheFileError, ValueError, AttributeError):
+            env_path = None
+        if isinstance(env_path, str) and os.path.lexists(env_path):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            forgotten += 1
+    return forgotten
 
 
 def dry_run_gc(plan: GcPlan) -> list[GcOutcome]:

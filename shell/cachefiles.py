@@ -13,6 +13,7 @@ import os
 import stat
 
 from pylockenv.core.errors import PylockenvError
+from pylockenv.core.layout import EnvLayout, is_ready
 
 _NO_FOLLOW = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
@@ -98,3 +99,11 @@ def entry_type(path: str) -> str | None:
         return None
     except NotADirectoryError:
         return None
+
+
+def env_is_ready(env: EnvLayout) -> bool:
+    """The layout's readiness rule, asked of the disk (a run, the warm path, gc's look)."""
+    return is_ready(
+        marker_present=os.path.exists(env.marker),
+        interpreter_resolves=os.path.exists(env.python),
+    )

@@ -14,14 +14,18 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pylockenv.core import __version__
 from pylockenv.core.errors import PylockenvError
-from pylockenv.core.spec import Spec, command_from_flags
 
 from .errors import EXIT_PYLOCKENV_FAILED, EXIT_SIGNAL_BASE, EXIT_USAGE
-from .progress import Progress, Verbosity
 from .uvbin import UV_ENV_VAR
+
+if TYPE_CHECKING:
+    from pylockenv.core.spec import Spec
+
+    from .progress import Progress
 
 __all__ = ["EXIT_PYLOCKENV_FAILED", "EXIT_USAGE", "main"]
 
@@ -85,7 +89,7 @@ def _execution_arguments() -> argparse.ArgumentParser:
 
 # The commands that run or provision an env; the cache commands are only added to the
 # parser when the command line may name one (a warm run need not import them).
-ENV_COMMANDS = ("run", "provision")
+ENV_COMMANDS = ("run", "provision", "apply")
 
 
 def _build_parser(*, with_cache_commands: bool = True) -> argparse.ArgumentParser:
@@ -132,6 +136,21 @@ def _build_parser(*, with_cache_commands: bool = True) -> argparse.ArgumentParse
         ),
     )
     provision.set_defaults(usage_parser=provision)
+    apply = commands.add_parser(
+        "apply",
+        parents=[exec_args],
+        help="run a saved plan (made by 'run ... --print-plan --json'), if it is still fresh",
+        description=(
+            "Run the plan saved in PLAN by 'pylockenv run SPEC [NAME] --print-plan --json > "
+            "PLAN', with the arguments after '--' appended to its command. Before anything "
+            "runs, every fact the plan was made from (host name, home, working directory, "
+            "XDG_CACHE_HOME, PATH, this Python's version, the uv executable, the stat of "
+            "the pylock and every local extra) is checked again; a stale plan is refused "
+            "with what changed."
+        ),
+    )
+    apply.add_argument("plan_file", metavar="PLAN", help="a plan file (JSON)")
+    apply.set_defaults(usage_parser=apply)
     if with_cache_commands:
         from . import cachecmds
 
@@ -140,7 +159,9 @@ def _build_parser(*, with_cache_commands: bool = True) -> argparse.ArgumentParse
 
 
 def _spec_from_args(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Spec:
-    from . import load
+    from pylockenv.core.spec import command_from_flags
+
+    from .specfile import read_spec_file as load
 
     flag_form = ns.pylock is not None or ns.command is not None
     if ns.spec is not None and flag_form:
@@ -187,6 +208,8 @@ def _lock_timeout(text: str) -> float:
 
 
 def _progress(ns: argparse.Namespace) -> Progress:
+    from .progress import Progress, Verbosity
+
     verbosity: Verbosity = "verbose" if ns.verbose else "quiet" if ns.quiet else "normal"
     return Progress(verbosity=verbosity)
 
@@ -194,13 +217,15 @@ def _progress(ns: argparse.Namespace) -> Progress:
 def _run_or_provision(
     parser: argparse.ArgumentParser, ns: argparse.Namespace, extra: list[str]
 ) -> int:
-    from . import plan, provision
-    from .execute import exec_plan
+    from .planfiles import made_from, plan_document, plan_with_facts, store_plan
+    from .run_plan import exec_plan, provision
 
+    if ns.subcommand == "apply":
+        return _apply(ns, extra)
     if getattr(ns, "json", False) and not ns.print_plan:
         parser.error("--json goes with --print-plan")
     spec = _spec_from_args(parser, ns)
-    the_plan = plan(spec, uv=ns.uv)
+    the_plan, facts = plan_with_facts(spec, uv=ns.uv)
     if ns.subcommand == "provision":
         if extra:
             parser.error("provision runs nothing, so it takes no arguments after '--'")
@@ -208,11 +233,40 @@ def _run_or_provision(
         print(path)
         return 0
     if ns.print_plan:
-        from pylockenv.core.render import render_json, render_shell
+        from pylockenv.core.planfile import render_plan_file
+        from pylockenv.core.render import render_shell
 
-        sys.stdout.write(render_json(the_plan) if ns.json else render_shell(the_plan))
+        if ns.json:
+            spec_path = None if ns.spec is None else os.path.abspath(ns.spec)
+            recorded = made_from(
+                facts, uv_flag=ns.uv is not None, spec_path=spec_path, name=ns.name
+            )
+            sys.stdout.write(render_plan_file(plan_document(the_plan, recorded)))
+        else:
+            sys.stdout.write(render_shell(the_plan))
         return 0
+
+    def keep_for_warm_runs() -> None:
+        if ns.spec is not None:
+            uv_flag = ns.uv is not None
+            store_plan(the_plan, facts, uv_flag=uv_flag, spec_path=ns.spec, name=ns.name)
+
     # exec_plan returns only by raising: the command takes this process over.
+    return exec_plan(
+        the_plan,
+        extra,
+        progress=_progress(ns),
+        lock_timeout=ns.lock_timeout,
+        when_ready=keep_for_warm_runs,
+    )
+
+
+def _apply(ns: argparse.Namespace, extra: list[str]) -> int:
+    """`pylockenv apply PLAN`: run a saved plan once every fact it was made from holds."""
+    from .planfiles import load_plan_file
+    from .run_plan import exec_plan
+
+    the_plan = load_plan_file(ns.plan_file)
     return exec_plan(the_plan, extra, progress=_progress(ns), lock_timeout=ns.lock_timeout)
 
 
@@ -240,8 +294,9 @@ def _occupy_closed_standard_fds() -> tuple[bool, bool]:
 
 
 def _prints_to_stdout(own: Sequence[str]) -> bool:
-    """Whether the subcommand's result goes to stdout (all but `run` without --print-plan)."""
-    return bool(own) and (own[0] != "run" or "--print-plan" in own)
+    """Whether the subcommand's result goes to stdout (all but `run` without --print-plan,
+    and `apply`)."""
+    return bool(own) and own[0] != "apply" and (own[0] != "run" or "--print-plan" in own)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,7 @@ import sys
 
 from attrs import evolve
 from pylockenv.core.facts import FileFact, FileKind, HostFacts
-from pylockenv.core.plan import resolved_paths
+from pylockenv.core.planning import resolved_paths
 from pylockenv.core.spec import Spec
 
 from .uvbin import find_uv

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
-from pylockenv.core.plan import EnvChanges
 
-
-def child_environ(changes: EnvChanges) -> dict[str, str]:
-    """A copy of this process's environment with the plan's changes; os.environ is untouched."""
+def child_environ(path: str, set_env: Mapping[str, str]) -> dict[str, str]:
+    """A copy of this process's environment with a plan's changes (its `EnvChanges`: the
+    PATH value, empty for "leave PATH as it is", and the variables to set); os.environ is
+    untouched. Takes plain values, so the warm path can call it on a plan file's data."""
     environ = dict(os.environ)
-    if changes.path:
-        environ["PATH"] = changes.path
-    environ.update(changes.set_env)
+    if path:
+        environ["PATH"] = path
+    environ.update(set_env)
     return environ

@@ -24,9 +24,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pylockenv.core.errors import PylockenvError, PylockError
-from pylockenv.core.layout import EnvLayout, is_ready
-from pylockenv.core.plan import Plan, UvStep
+from pylockenv.core.layout import EnvLayout
+from pylockenv.core.planning import Plan, UvStep
 
+from .cachefiles import env_is_ready
 from .envlocks import HeldLock, open_directory, open_in_use, try_flock, wait_for_flock
 from .errors import LockTimeoutError, ProvisionError, UvNotFoundError
 from .procenv import child_environ
@@ -44,14 +45,6 @@ class CacheNotWritableError(PylockenvError):
 
 class EnvVanishedError(PylockenvError):
     """The env was removed (by gc) each time it was made ready, or the moment it was made."""
-
-
-def env_is_ready(env: EnvLayout) -> bool:
-    """The layout's readiness rule, asked of the disk."""
-    return is_ready(
-        marker_present=os.path.exists(env.marker),
-        interpreter_resolves=os.path.exists(env.python),
-    )
 
 
 def check_before_provisioning(plan: Plan) -> str:
@@ -111,7 +104,7 @@ def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
     try:
         process = subprocess.Popen(
             step.argv,
-            env=child_environ(step.env),
+            env=child_environ(step.env.path, step.env.set_env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

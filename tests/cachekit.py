@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from attrs import frozen
 from builders import PY_VERSION, build_wheel, write_pylock
+
 from pylockenv.shell.cli import main
 
 # The app's `wait READY GO` mode lets a test hold a real command running: it
@@ -93,7 +94,7 @@ def pylockenv(
 ) -> subprocess.CompletedProcess[str]:
     """Run the pylockenv CLI in a subprocess against the cache under `xdg`."""
     return subprocess.run(
-        [sys.executable, "-m", "pylockenv.shell.cli", *args],
+        [sys.executable, "-m", "pylockenv.shell", *args],
         env=cache_environ(xdg, uv_cache),
         capture_output=True,
         text=True,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from builders import build_wheel, write_pylock
+
 from pylockenv.shell.uvbin import find_uv
 
 REAL_UV = os.environ.get("PYLOCKENV_TEST_REAL_UV") or find_uv()
@@ -158,7 +159,7 @@ def ephemeral_dirs(tmp_path: Path) -> list[Path]:
 
 def pylockenv_argv(*args: str) -> list[str]:
     """The argv of a `pylockenv` process run with this interpreter."""
-    return [sys.executable, "-m", "pylockenv.shell.cli", *args]
+    return [sys.executable, "-m", "pylockenv.shell", *args]
 
 
 def cli(

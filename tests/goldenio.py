@@ -16,7 +16,7 @@ import cattrs
 import yaml
 
 from pylockenv.core.facts import HostFacts
-from pylockenv.core.plan import Plan, plan
+from pylockenv.core.planning import Plan, plan
 from pylockenv.core.spec import Spec, load_spec
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 from attrs import evolve
+from hypothesis import given
+from hypothesis import strategies as st
+
 from pylockenv.core.cacheview import format_size, iso_utc, printable, render_env_table
 from pylockenv.core.duration import DurationError, format_duration, parse_duration
 from pylockenv.core.envstate import EnvObservation, env_state, reach_of, reuse_of
@@ -18,7 +22,8 @@ from pylockenv.core.gc import (
     gc_exit_code,
     plan_gc,
 )
-from pylockenv.core.plan import LocalDep
+from pylockenv.core.layout import cache_layout
+from pylockenv.core.planning import LocalDep
 from pylockenv.core.provenance import (
     ExtraRecord,
     Marker,
@@ -324,3 +329,13 @@ def test_names_from_disk_are_printed_escaped() -> None:
     )
     assert "\x1b" not in table
     assert "/c\\n" in table
+
+
+@given(
+    xdg=st.one_of(st.none(), st.text(alphabet="/.ab", max_size=12)),
+    home=st.text(alphabet="/.ab", min_size=1, max_size=12),
+)
+def test_the_cache_root_is_spelled_as_pathlib_spells_it(xdg: str | None, home: str) -> None:
+    base = PurePosixPath(xdg) if xdg and xdg.startswith("/") else PurePosixPath(home) / ".cache"
+    expected = str(base / "bfabric_app_runner")
+    assert cache_layout(xdg_cache_home=xdg, home=home).root == expected

@@ -21,6 +21,7 @@ from cachekit import (
     set_last_use,
 )
 from filelock import FileLock
+
 from pylockenv.core.cacheview import SIZE_NOTE
 
 

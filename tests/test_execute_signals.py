@@ -14,6 +14,7 @@ from types import FrameType
 
 import pytest
 from envtools import make_app, pylockenv_argv, run_env, start_cli, wait_for, write_uv_wrapper
+
 from pylockenv.shell import execute, load, plan
 from pylockenv.shell.errors import CommandNotFoundError, ProvisionError
 from pylockenv.shell.progress import Progress

@@ -227,7 +227,7 @@ def test_gc_never_removes_an_env_while_a_command_runs_in_it(
         [
             sys.executable,
             "-m",
-            "pylockenv.shell.cli",
+            "pylockenv.shell",
             "run",
             str(template.project.spec),
             "--",
@@ -264,7 +264,7 @@ def test_gc_never_removes_the_ephemeral_env_of_a_running_command(
     project = make_project(tmp_path / "project")
     project.spec.write_text(project.spec.read_text() + "refresh: true\n")
     ready, go = tmp_path / "ready", tmp_path / "go"
-    command = [sys.executable, "-m", "pylockenv.shell.cli", "run", str(project.spec), "--"]
+    command = [sys.executable, "-m", "pylockenv.shell", "run", str(project.spec), "--"]
     run = subprocess.Popen(
         [*command, "wait", str(ready), str(go)],
         env=cache_environ(xdg, tmp_path / "uv-cache"),

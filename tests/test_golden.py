@@ -14,7 +14,7 @@ import pytest
 from goldenio import GOLDEN_DIR, case_names, load_case, plan_case
 
 from pylockenv.core.facts import FileFact
-from pylockenv.core.plan import Plan, plan
+from pylockenv.core.planning import Plan, plan
 from pylockenv.core.render import render_json, render_shell
 
 RENDERINGS: dict[str, Callable[[Plan], str]] = {

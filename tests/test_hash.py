@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from pylockenv.core import FileFact, HostFacts, Plan, load_spec, plan
 from pylockenv.shell.facts import gather_facts
 

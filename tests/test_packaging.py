@@ -120,7 +120,7 @@ def test_the_wheel_holds_only_the_pylockenv_package(wheel: Path) -> None:
         tops = {name.split("/")[0] for name in archive.namelist()}
         names = set(archive.namelist())
     assert tops == {"pylockenv", wheel.name.split("-py3")[0] + ".dist-info"}
-    assert {"pylockenv/core/plan.py", "pylockenv/shell/cli.py"} <= names
+    assert {"pylockenv/core/planning.py", "pylockenv/shell/cli.py"} <= names
     assert {"pylockenv/core/py.typed", "pylockenv/shell/py.typed"} <= names
 
 
@@ -128,7 +128,7 @@ def test_the_wheel_declares_the_pylockenv_console_script(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         (entry_points,) = (n for n in archive.namelist() if n.endswith("entry_points.txt"))
         text = archive.read(entry_points).decode()
-    assert "pylockenv = pylockenv.shell.cli:main" in text
+    assert "pylockenv = pylockenv.shell.launcher:main" in text
 
 
 def test_the_installed_wheel_answers_help(wheel_venv: Path, tmp_path: Path) -> None:

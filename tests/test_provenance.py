@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from builders import build_wheel
 from cachekit import Template, make_project, provision_template, pylockenv
+
 from pylockenv.core.provenance import ExtraRecord
 from pylockenv.shell import load, plan
 from pylockenv.shell.marker import read_marker

@@ -84,7 +84,7 @@ def _core_modules() -> list[Path]:
 
 
 def test_core_has_modules_to_check() -> None:
-    assert {p.name for p in _core_modules()} >= {"plan.py", "spec.py", "facts.py", "render.py"}
+    assert {p.name for p in _core_modules()} >= {"planning.py", "spec.py", "facts.py", "render.py"}
 
 
 @pytest.mark.parametrize("module", _core_modules(), ids=lambda p: p.name)

@@ -34,10 +34,10 @@ from hypothesis import strategies as st
 
 from pylockenv.core.errors import EXIT_NOT_FOUND, PylockenvError
 from pylockenv.core.facts import FileFact, FileKind, HostFacts
-from pylockenv.core.plan import Plan, plan, resolved_paths
+from pylockenv.core.planning import Plan, plan, resolved_paths
 from pylockenv.core.render import render_shell
 from pylockenv.core.spec import load_spec
-from pylockenv.shell.execute import execute
+from pylockenv.shell import execute
 from pylockenv.shell.facts import stat_path
 from pylockenv.shell.progress import Progress
 

@@ -1,18 +1,21 @@
-"""A warm `pylockenv run` does only what reusing an env needs.
+"""A warm `pylockenv run` does only what reusing an env needs, and only while that is safe.
 
-It opens the spec, the marker and the env's in-use lock file (the lock that keeps
-gc away while the command runs; opened, never read), execs the command (no
-launcher process stays beside it, and nothing else is started), and
-does not import what provisioning needs (filelock, tomllib, packaging) or the cache
-commands. The run is audited in its own process with `sys.addaudithook`: every
-"open" and "subprocess.Popen" event is recorded, and the loaded modules are listed
-once the run is over. The same probe on a cold run shows uv and filelock, so it
-does see them when they are there.
+The first run of a spec stores its plan under the cache root; a later run of the
+same spec reads that one file, checks that every fact the plan was made from
+still holds, takes the env's in-use lock and execs the command, importing a set
+of light modules asserted exactly here (no attrs, cattrs, PyYAML, filelock,
+subprocess or argparse). Each run is audited in its own process with
+`sys.addaudithook`: the "open", "subprocess.Popen" and "os.exec" events, and the
+modules pylockenv loaded on top of a bare interpreter's. Any change to any input
+the plan was made from sends the run down the full path (which stores the plan
+again), and that is checked input by input.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -22,18 +25,22 @@ from typing import Any
 import pytest
 from envtools import cli, env_dirs, make_app, run_env
 
-# Runs `pylockenv ARGS` in this process under an audit hook and writes what it saw to
-# REPORT: when pylockenv execs the command (the "os.exec" event comes just before), or
-# when main() returns.
+# Runs the `pylockenv` console script's main() under an audit hook and writes what it saw
+# to REPORT, just before it execs the command (or when main() returns).
 AUDITED_RUN = """\
-import json, os, sys
+import sys
+
+loaded_before = set(sys.modules)
+import os
 
 opened, started = [], []
 
 
 def write_report(code):
     seen = {"code": code, "opened": list(opened), "started": list(started)}
-    seen["modules"] = sorted(sys.modules)
+    seen["modules"] = sorted(set(sys.modules) - loaded_before)
+    import json
+
     with open(sys.argv[1], "w") as stream:
         json.dump(seen, stream)
 
@@ -48,19 +55,51 @@ def audit(event, args):
 
 
 sys.addaudithook(audit)
-from pylockenv.shell.cli import main
+from pylockenv.shell.launcher import main
 
 write_report(main(sys.argv[2:]))
 """
 
-PROVISIONING_ONLY = ("filelock", "tomllib", "packaging", "pylockenv.shell.cachecmds")
+# What a warm run loads beyond a bare interpreter: pylockenv's light modules and the
+# standard library's json, zlib, fcntl and typing. Nothing else, exactly.
+WARM_MODULES = {
+    "pylockenv",
+    "pylockenv.core",
+    "pylockenv.core.errors",
+    "pylockenv.core.layout",
+    "pylockenv.core.planfile",
+    "pylockenv.shell",
+    "pylockenv.shell.cachefiles",
+    "pylockenv.shell.envlocks",
+    "pylockenv.shell.hostfacts",
+    "pylockenv.shell.launcher",
+    "pylockenv.shell.procenv",
+    "pylockenv.shell.uvbin",
+    "pylockenv.shell.warm",
+    "_json",
+    "json",
+    "json.decoder",
+    "json.encoder",
+    "json.scanner",
+    "zlib",
+    "fcntl",
+    "_typing",
+    "collections.abc",
+    "typing",
+    "typing.io",
+    "typing.re",
+}
+HEAVY = ("attr", "attrs", "cattrs", "yaml", "filelock", "subprocess", "argparse", "tomllib")
 
 
-def audited_run(env: Mapping[str, str], report: Path, *args: str) -> dict[str, Any]:
+def audited_run(
+    env: Mapping[str, str], report: Path, *args: str, cwd: Path | None = None
+) -> dict[str, Any]:
     """Run `pylockenv ARGS` audited; return what it opened, started and imported."""
     done = subprocess.run(
         [sys.executable, "-c", AUDITED_RUN, str(report), *args],
         env=dict(env),
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
@@ -68,7 +107,12 @@ def audited_run(env: Mapping[str, str], report: Path, *args: str) -> dict[str, A
     assert done.returncode == 0, done.stderr
     seen: dict[str, Any] = json.loads(report.read_text())
     assert seen["code"] == "exec"
+    seen["stderr"] = done.stderr
     return seen
+
+
+def is_warm(seen: dict[str, Any]) -> bool:
+    return not any(name.split(".")[0] in HEAVY for name in seen["modules"])
 
 
 @pytest.fixture(scope="module")
@@ -93,17 +137,18 @@ def _ours(paths: list[str], root: Path) -> set[str]:
     return {path for path in paths if path.startswith(f"{root}/")}
 
 
-def test_a_warm_run_opens_only_the_spec_the_marker_and_the_in_use_lock(
+def test_a_warm_run_loads_exactly_the_light_modules(warm: dict[str, Any]) -> None:
+    assert set(warm["modules"]) == WARM_MODULES
+
+
+def test_a_warm_run_opens_only_its_stored_plan_and_the_in_use_lock(
     app: tuple[Path, dict[str, str]], warm: dict[str, Any]
 ) -> None:
     spec, _ = app
     [env_dir] = env_dirs(spec.parent)
-
-    assert _ours(warm["opened"], spec.parent) == {
-        str(spec),
-        f"{env_dir}/.provisioned",
-        f"{env_dir}/.in-use",
-    }
+    opened = _ours(warm["opened"], spec.parent)
+    [stored] = (path for path in opened if "/plans/" in path)
+    assert opened == {stored, f"{env_dir}/.in-use"}
 
 
 def test_a_warm_run_execs_the_command_and_starts_nothing_else(
@@ -111,16 +156,8 @@ def test_a_warm_run_execs_the_command_and_starts_nothing_else(
 ) -> None:
     spec, _ = app
     [env_dir] = env_dirs(spec.parent)
-
     assert warm["started"] == [[f"{env_dir}/bin/python", "-c", "pass"]]
-
-
-def test_a_warm_run_imports_neither_the_provisioning_machinery_nor_the_cache_commands(
-    warm: dict[str, Any],
-) -> None:
-    loaded = set(warm["modules"])
-
-    assert [name for name in PROVISIONING_ONLY if name in loaded] == []
+    assert "reusing" in warm["stderr"]
 
 
 def test_the_probe_sees_uv_filelock_and_the_pylock_on_a_cold_run(tmp_path: Path) -> None:
@@ -132,3 +169,104 @@ def test_the_probe_sees_uv_filelock_and_the_pylock_on_a_cold_run(tmp_path: Path)
     assert any(argv[0] == env["PYLOCKENV_UV"] for argv in cold["started"])
     assert "filelock" in cold["modules"]
     assert str(tmp_path / "pylock.toml") in cold["opened"]
+    assert not is_warm(cold)
+
+
+# --- every input the plan was made from, changed in turn ------------------------------------
+
+
+def _edit_spec(spec: Path, env: dict[str, str]) -> None:
+    spec.write_text(spec.read_text() + "# edited\n")
+
+
+def _touch_pylock(spec: Path, env: dict[str, str]) -> None:
+    pylock = spec.parent / "pylock.toml"
+    pylock.write_text(pylock.read_text())
+    os.utime(pylock, (1_000_000_000, 1_000_000_000))
+
+
+def _touch_extra(spec: Path, env: dict[str, str]) -> None:
+    [wheel] = (spec.parent / "wheels").glob("extra_app-*.whl")
+    os.utime(wheel, (1_000_000_000, 1_000_000_000))
+
+
+def _change_path(spec: Path, env: dict[str, str]) -> None:
+    env["PATH"] = f"{spec.parent}:{env['PATH']}"
+
+
+def _change_home(spec: Path, env: dict[str, str]) -> None:
+    env["HOME"] = str(spec.parent / "home")
+
+
+def _replace_uv(spec: Path, env: dict[str, str]) -> None:
+    uv = spec.parent / "uv-copy"
+    shutil.copy2(env["PYLOCKENV_UV"], uv)
+    env["PYLOCKENV_UV"] = str(uv)
+
+
+CHANGES = {
+    "spec edited": _edit_spec,
+    "pylock touched": _touch_pylock,
+    "local extra touched": _touch_extra,
+    "PATH changed": _change_path,
+    "HOME changed": _change_home,
+    "uv changed": _replace_uv,
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_any_changed_input_sends_the_run_down_the_full_path(tmp_path: Path, change: str) -> None:
+    spec = make_app(tmp_path, command="-c pass", local_extra=True)
+    env = run_env(tmp_path, tmp_path / "uv-cache")
+    assert cli(env, "run", str(spec)).returncode == 0
+    assert is_warm(audited_run(env, tmp_path / "before.json", "run", str(spec)))
+    CHANGES[change](spec, env)
+    after = audited_run(env, tmp_path / "after.json", "run", str(spec))
+    assert not is_warm(after)
+    again = audited_run(env, tmp_path / "again.json", "run", str(spec))
+    assert is_warm(again)  # the full path stored the plan again
+
+
+def test_another_working_directory_or_name_has_a_plan_of_its_own(tmp_path: Path) -> None:
+    spec = make_app(tmp_path, command="-c pass")
+    env = run_env(tmp_path, tmp_path / "uv-cache")
+    assert cli(env, "run", str(spec)).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    first = audited_run(env, tmp_path / "first.json", "run", str(spec), cwd=elsewhere)
+    assert not is_warm(first)
+    assert is_warm(audited_run(env, tmp_path / "second.json", "run", str(spec), cwd=elsewhere))
+
+
+def test_another_host_name_sends_the_run_down_the_full_path(tmp_path: Path) -> None:
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare(1) is not installed")
+    probe = subprocess.run(["unshare", "-u", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"unshare -u is not allowed here: {probe.stderr.decode().strip()}")
+    spec = make_app(tmp_path, command="-c pass")
+    env = run_env(tmp_path, tmp_path / "uv-cache")
+    assert cli(env, "run", str(spec)).returncode == 0
+    report = tmp_path / "other-host.json"
+    script = f'hostname node-b && exec "$0" -c "$1" {report} run {spec}'
+    done = subprocess.run(
+        ["unshare", "-u", "sh", "-c", script, sys.executable, AUDITED_RUN],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not is_warm(json.loads(report.read_text()))
+
+
+def test_a_warm_run_passes_arguments_and_the_spec_env(tmp_path: Path) -> None:
+    spec = make_app(tmp_path, command="probe env", extra_spec="env:\n  GREETING: hello\n")
+    env = run_env(tmp_path, tmp_path / "uv-cache")
+    assert cli(env, "run", str(spec)).returncode == 0
+    warm_run = cli(env, "run", "-q", str(spec), "--", "a b", "--flag")
+    assert warm_run.returncode == 0, warm_run.stderr
+    assert warm_run.stderr == ""
+    seen = json.loads(warm_run.stdout)
+    assert seen["args"] == ["a b", "--flag"]
+    assert seen["environ"]["GREETING"] == "hello"

@@ -23,12 +23,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from pylockenv.core.errors import PlanError, PylockenvError
 from pylockenv.core.layout import EnvLayout
-from pylockenv.core.plan import Plan
+from pylockenv.core.planning import Plan
 
 from .envlocks import HeldLock, open_directory
 from .errors import EXIT_SIGNAL_BASE, CommandNotExecutableError, CommandNotFoundError
@@ -124,12 +124,14 @@ def exec_plan(
     *,
     progress: Progress | None = None,
     lock_timeout: float | None = None,
+    when_ready: Callable[[], None] | None = None,
 ) -> NoReturn:
     """Make the plan's env ready, then replace this process with its command.
 
-    Returns only by raising: a PylockenvError for pylockenv's own failures
-    (nothing is left behind), CommandNotFoundError or CommandNotExecutableError when the
-    system refuses to start the command.
+    `when_ready` is called once the env is ready and held, just before the exec (the
+    CLI stores the plan for warm runs then). Returns only by raising: a PylockenvError
+    for pylockenv's own failures (nothing is left behind), CommandNotFoundError or
+    CommandNotExecutableError when the system refuses to start the command.
     """
     progress = progress if progress is not None else Progress()
     with SignalRelay():
@@ -147,7 +149,9 @@ def exec_plan(
         if plan.mode == "ephemeral":
             start_cleanup_process(plan.env, lock)
         lock.pass_on()
-    environ = child_environ(plan.run.env)
+    environ = child_environ(plan.run.env.path, plan.run.env.set_env)
+    if when_ready is not None:
+        when_ready()
     _flush_standard_streams()
     try:
         os.execve(argv[0], argv, environ)
@@ -200,7 +204,7 @@ def run_command(plan: Plan, args: Sequence[str], relay: SignalRelay, lock: HeldL
     try:
         child = subprocess.Popen(
             argv,
-            env=child_environ(plan.run.env),
+            env=child_environ(plan.run.env.path, plan.run.env.set_env),
             pass_fds=() if lock is None else (lock.fd,),
         )
     except OSError as exc:

@@ -1,0 +1,131 @@
+"""Plan files on disk: made by `run --print-plan --json`, run by `apply`, kept for warm runs.
+
+The format and the freshness rule are `core.planfile`'s; this module records
+the facts a plan was made from, writes the stored plan of a spec under the cache
+root, and turns a plan file back into a `Plan` once it is known to be fresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+import cattrs
+from attrs import asdict
+
+from pylockenv.core.facts import HostFacts
+from pylockenv.core.layout import cache_layout
+from pylockenv.core.planfile import (
+    PLAN_FILE_SIZE_LIMIT,
+    PlanFileError,
+    parse_plan_file,
+    plan_file,
+    render_plan_file,
+    stored_plan_key,
+    what_changed,
+)
+from pylockenv.core.planning import Plan
+from pylockenv.core.planning import plan as core_plan
+from pylockenv.core.spec import Spec
+
+from .cachefiles import CacheFileError, read_regular
+from .facts import gather_facts
+from .hostfacts import HOST_FACT_NAMES, facts_now, file_fact, uv_fact
+
+_CONVERTER = cattrs.Converter(forbid_extra_keys=True)
+
+
+def plan_with_facts(spec: Spec, *, uv: str | None = None) -> tuple[Plan, HostFacts]:
+    """Gather this host's facts, plan `spec`, and keep the facts the plan was made from."""
+    facts = gather_facts(spec, uv=uv)
+    return core_plan(spec, facts), facts
+
+
+def made_from(
+    facts: HostFacts,
+    *,
+    uv_flag: bool = False,
+    spec_path: str | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """The facts a plan file records: those `facts` hold (as the warm path reads them
+    again, see `hostfacts.facts_now`), the uv executable (`uv_flag`: named by --uv), and
+    with `spec_path` the spec file's stat."""
+    recorded: dict[str, Any] = {
+        "host": {key: getattr(facts, key) for key in HOST_FACT_NAMES},
+        "uv": uv_fact(facts.uv, given_by_flag=uv_flag),
+        "files": {
+            path: {"kind": fact.kind, "mtime": fact.mtime, "size": fact.size}
+            for path, fact in facts.files.items()
+        },
+    }
+    if spec_path is not None:
+        recorded["spec"] = {"path": spec_path, "name": name, "file": file_fact(spec_path)}
+    return recorded
+
+
+def plan_document(plan: Plan, recorded: dict[str, Any]) -> dict[str, Any]:
+    """The plan file of `plan`, made from `recorded`."""
+    return plan_file(asdict(plan), recorded)
+
+
+def store_plan(
+    plan: Plan, facts: HostFacts, *, uv_flag: bool, spec_path: str, name: str | None
+) -> None:
+    """Keep the plan of `run SPEC [NAME]` for the warm path, if the cache can be written.
+
+    Written to a temporary name and renamed, so a concurrent warm run reads a whole
+    plan or none; any failure (a read-only cache, a full disk) only costs speed.
+    """
+    if plan.mode != "cached":
+        return
+    cache = cache_layout(xdg_cache_home=facts.xdg_cache_home, home=facts.home)
+    spec_path = os.path.abspath(spec_path)
+    target = cache.stored_plan(stored_plan_key(spec_path, name, facts.cwd))
+    text = render_plan_file(
+        plan_document(plan, made_from(facts, uv_flag=uv_flag, spec_path=spec_path, name=name))
+    )
+    staging = f"{target}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(cache.plans_dir, exist_ok=True)
+        with open(staging, "x", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(staging, target)
+    except (OSError, UnicodeEncodeError):
+        with contextlib.suppress(OSError):
+            os.unlink(staging)
+
+
+def load_plan_file(path: str) -> Plan:
+    """The plan in the plan file at `path`, once every fact it was made from still holds.
+
+    Raises PlanFileError when the file cannot be read, is no plan file, is of an
+    unknown version, or is stale (the message lists what changed).
+    """
+    try:
+        data = read_regular(path, PLAN_FILE_SIZE_LIMIT)
+    except (OSError, CacheFileError) as exc:
+        raise PlanFileError(f"cannot read the plan file {path} ({exc}).") from None
+    if data is None:
+        raise PlanFileError(f"the plan file {path} does not exist.")
+    if len(data) > PLAN_FILE_SIZE_LIMIT:
+        raise PlanFileError(
+            f"{path} is larger than {PLAN_FILE_SIZE_LIMIT} bytes, so it is no plan file."
+        )
+    document, recorded = parse_plan_file(data, path)
+    changes = what_changed(recorded, facts_now(recorded))
+    if changes:
+        listed = "".join(f"\n    {change}" for change in changes)
+        raise PlanFileError(
+            f"the plan in {path} is stale: what it was made from has changed since:{listed}\n"
+            "Make the plan again ('pylockenv run ... --print-plan --json > plan.json') and "
+            "review it."
+        )
+    try:
+        return _CONVERTER.structure(document, Plan)
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
+        raise PlanFileError(
+            f"{path} is a plan file whose plan cannot be read ({type(exc).__name__}); make the "
+            "plan again with this pylockenv."
+        ) from None

@@ -1,0 +1,134 @@
+"""The warm path: run a fresh plan's command in its ready env with light imports only.
+
+`pylockenv run SPEC [NAME] [-- ARGS]` keeps the plan of each spec it runs under
+the cache root (`plans/`); `pylockenv apply PLAN [-- ARGS]` is given one. When
+such a plan is fresh (every fact it was made from still holds: see
+`core.planfile`), its env is cached and ready, and the in-use lock can be taken
+at once, this module execs the command without loading attrs, cattrs, PyYAML,
+filelock, subprocess, argparse or the provisioning code. Anything else (a stale
+or missing plan, an env to provision, a lock to wait for, any option but -q and
+-v) returns, and the full path takes over and does it all, messages included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pylockenv.core.layout import EnvLayout, cache_layout
+from pylockenv.core.planfile import (
+    PLAN_FILE_SIZE_LIMIT,
+    PlanFileError,
+    parse_plan_file,
+    stored_plan_key,
+    what_changed,
+)
+
+from .cachefiles import CacheFileError, env_is_ready, read_regular
+from .envlocks import open_in_use, try_flock
+from .hostfacts import facts_now, host_values
+from .procenv import child_environ
+
+QUIET = ("-q", "--quiet")
+VERBOSE = ("-v", "--verbose")
+
+
+def parse_warm_arguments(argv: Sequence[str]) -> tuple[str, list[str], bool, list[str]] | None:
+    """`run SPEC [NAME]` or `apply PLAN`, each with -q/-v and `-- ARGS` at most: (verb,
+    positionals, quiet, ARGS). None for any other command line (the full path parses it)."""
+    if not argv or argv[0] not in ("run", "apply"):
+        return None
+    own, extra = list(argv[1:]), []
+    if "--" in own:
+        cut = own.index("--")
+        own, extra = own[:cut], own[cut + 1 :]
+    quiet = any(word in QUIET for word in own)
+    positionals = [word for word in own if word not in QUIET and word not in VERBOSE]
+    if any(word.startswith("-") for word in positionals) or (
+        quiet and any(w in VERBOSE for w in own)
+    ):
+        return None
+    wanted = (1, 2) if argv[0] == "run" else (1,)
+    if len(positionals) not in wanted:
+        return None
+    return argv[0], positionals, quiet, extra
+
+
+def stored_plan_path(spec: str, name: str | None) -> str:
+    """Where `run SPEC [NAME]` from the working directory keeps its plan."""
+    host = host_values()
+    cache = cache_layout(xdg_cache_home=host["xdg_cache_home"], home=host["home"] or "/")
+    key = stored_plan_key(os.path.abspath(spec), name, os.getcwd())
+    return cache.stored_plan(key)
+
+
+def try_warm_path(argv: Sequence[str]) -> None:
+    """Exec the command if `argv` asks for a fresh plan whose env is ready; else return."""
+    parsed = parse_warm_arguments(argv)
+    if parsed is None:
+        return
+    verb, positionals, quiet, extra = parsed
+    if verb == "run":
+        name = positionals[1] if len(positionals) > 1 else None
+        where = stored_plan_path(positionals[0], name)
+    else:
+        where = positionals[0]
+    try:
+        data = read_regular(where, PLAN_FILE_SIZE_LIMIT)
+        if data is None or len(data) > PLAN_FILE_SIZE_LIMIT:
+            return
+        plan, made_from = parse_plan_file(data, where)
+    except (OSError, CacheFileError, PlanFileError):
+        return  # the full path reads it again and says what is wrong
+    if what_changed(made_from, facts_now(made_from)):
+        return
+    try:
+        exec_if_ready(plan, extra, quiet=quiet)
+    except (KeyError, TypeError, ValueError, OSError, CacheFileError):
+        return  # a damaged plan, or a disk that said no: the full path reports it
+
+
+def exec_if_ready(plan: dict[str, Any], extra: Sequence[str], *, quiet: bool) -> None:
+    """If the plan's cached env is ready and its in-use lock free to share, exec the
+    command holding that lock (the command inherits it); otherwise return."""
+    if plan["mode"] != "cached":
+        return
+    env = EnvLayout(path=plan["env_path"], kind="cached")
+    if not env_is_ready(env):
+        return
+    fd = open_in_use(env)
+    if fd is not None:
+        if not try_flock(fd, fcntl.LOCK_SH):
+            os.close(fd)
+            return  # gc holds it: the full path waits and says so
+        with contextlib.suppress(OSError):  # a read-only cache records no use
+            os.utime(fd)  # the last use, read by list and gc
+    if not env_is_ready(env):  # gc removed the marker before we had the lock
+        if fd is not None:
+            os.close(fd)
+        return
+    run = plan["run"]
+    if run["script"] is not None and os.path.lexists(run["script"]):
+        argv = [*run["script_argv"], *extra]
+    elif run["words"][0].startswith("-"):
+        argv = [*run["python_argv"], *extra]
+    else:
+        if fd is not None:
+            os.close(fd)
+        return  # the full path explains a command it cannot find
+    environ = child_environ(run["env"]["path"], run["env"]["set_env"])
+    if not quiet:
+        sys.stderr.write(f"pylockenv: env {plan['env_hash']}: reusing {env.path}\n")
+        sys.stderr.flush()
+    if fd is not None:
+        os.set_inheritable(fd, True)
+    try:
+        os.execve(argv[0], argv, environ)
+    except OSError:
+        if fd is not None:
+            os.close(fd)
+        raise

@@ -1,0 +1,130 @@
+"""Saved plans: `run --print-plan --json` makes one, `apply` runs it while it is fresh.
+
+A plan file carries its format version and every fact the plan was made from;
+`apply` gathers those facts again and refuses a stale plan with what changed,
+before anything is created. The plans `run` stores for its warm path are
+collected by gc with their env.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from envtools import cache_root, cli, env_dirs, files_under, make_app, run_env
+
+
+@pytest.fixture(scope="module")
+def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("uv-cache")
+
+
+def save_plan(env: dict[str, str], spec: Path, target: Path, *names: str) -> dict[str, Any]:
+    made = cli(env, "run", str(spec), *names, "--print-plan", "--json")
+    assert made.returncode == 0, made.stderr
+    target.write_text(made.stdout)
+    document: dict[str, Any] = json.loads(made.stdout)
+    return document
+
+
+def test_a_plan_file_is_the_plan_with_its_version_and_facts(tmp_path: Path, uv_cache: Path) -> None:
+    spec = make_app(tmp_path, local_extra=True)
+    env = run_env(tmp_path, uv_cache)
+    document = save_plan(env, spec, tmp_path / "plan.json")
+    assert document["plan_file_version"] == 1
+    made_from = document["made_from"]
+    assert made_from["host"]["hostname"] == document["host"]
+    assert str(tmp_path / "pylock.toml") in made_from["files"]
+    assert made_from["spec"]["path"] == str(spec)
+    assert files_under(cache_root(tmp_path)) == []  # a dry run creates nothing
+
+
+def test_apply_provisions_if_needed_and_runs_the_plan_with_arguments(
+    tmp_path: Path, uv_cache: Path
+) -> None:
+    spec = make_app(tmp_path)
+    env = run_env(tmp_path, uv_cache)
+    plan_file = tmp_path / "plan.json"
+    document = save_plan(env, spec, plan_file)
+    for _ in range(2):  # cold (provisions), then warm
+        done = cli(env, "apply", str(plan_file), "--", "x", "y")
+        assert done.returncode == 0, done.stderr
+        seen = json.loads(done.stdout)
+        assert seen["args"] == ["x", "y"]
+        assert seen["prefix"] == document["env_path"]
+    assert "reusing" in done.stderr
+
+
+def touch(path: Path) -> None:
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+
+
+@pytest.mark.parametrize("what", ["pylock", "spec", "home"])
+def test_apply_refuses_a_stale_plan_with_what_changed(
+    tmp_path: Path, uv_cache: Path, what: str
+) -> None:
+    spec = make_app(tmp_path)
+    env = run_env(tmp_path, uv_cache)
+    plan_file = tmp_path / "plan.json"
+    save_plan(env, spec, plan_file)
+    if what == "pylock":
+        touch(tmp_path / "pylock.toml")
+        expected = f"'{tmp_path}/pylock.toml': file"
+    elif what == "spec":
+        spec.write_text(spec.read_text() + "# edited\n")
+        expected = f"spec '{spec}'"
+    else:
+        env["HOME"] = str(tmp_path / "elsewhere")
+        expected = "home directory:"
+    done = cli(env, "apply", str(plan_file))
+    assert done.returncode == 125
+    assert "is stale" in done.stderr
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+    assert files_under(cache_root(tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("not json", "is not a plan file (not JSON)"),
+        ('{"env_path": "/x"}', "is not a plan file (no plan_file_version)"),
+        ('{"plan_file_version": 99, "made_from": {}}', "of version 99"),
+        ('{"plan_file_version": 1}', "without the facts it was made from"),
+    ],
+)
+def test_apply_of_what_is_no_plan_file_is_a_clear_error(
+    tmp_path: Path, uv_cache: Path, content: str, words: str
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(content)
+    done = cli(run_env(tmp_path, uv_cache), "apply", str(plan_file))
+    assert done.returncode == 125
+    assert words in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_apply_of_a_missing_file_or_a_fifo_is_a_clear_error(tmp_path: Path, uv_cache: Path) -> None:
+    env = run_env(tmp_path, uv_cache)
+    missing = cli(env, "apply", str(tmp_path / "nope.json"))
+    assert (missing.returncode, "does not exist" in missing.stderr) == (125, True)
+    os.mkfifo(tmp_path / "fifo.json")
+    fifo = cli(env, "apply", str(tmp_path / "fifo.json"), timeout=30)
+    assert fifo.returncode == 125
+    assert "FIFO" in fifo.stderr
+
+
+def test_gc_collects_stored_plans_with_their_env(tmp_path: Path, uv_cache: Path) -> None:
+    spec = make_app(tmp_path, command="probe exit 0")
+    env = run_env(tmp_path, uv_cache)
+    assert cli(env, "run", str(spec)).returncode == 0
+    plans = cache_root(tmp_path) / "plans"
+    [stored] = plans.iterdir()
+    assert json.loads(stored.read_text())["env_path"] == str(env_dirs(tmp_path)[0])
+    assert cli(env, "gc", "--older-than", "1d").returncode == 0
+    assert stored.exists()  # its env is kept, so is its plan
+    assert cli(env, "gc", "--older-than", "0s").returncode == 0
+    assert list(plans.iterdir()) == []
