@@ -6,14 +6,16 @@ about the machine arrives in a `HostFacts` value gathered by `pylockenv.shell`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 # The one place the version is written: pyproject.toml reads it from here.
 __version__ = "0.1.0"
 
 from .errors import PlanError, PylockenvError, PylockError, SpecError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from .facts import FileFact, HostFacts
     from .planning import EnvChanges, LocalDep, Plan, RunCommand, UvStep, plan
     from .render import render_json, render_shell

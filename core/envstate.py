@@ -12,7 +12,8 @@ from typing import Literal
 
 from attrs import frozen
 
-from .layout import EnvKind, EphemeralMaker, is_ready
+from .envkind import EnvKind, EphemeralMaker
+from .layout import is_ready
 from .provenance import Marker, Provenance
 
 EnvState = Literal[

@@ -12,7 +12,7 @@ the files pylockenv adds: the marker's staging name and the in-use lock.
         pyvenv.cfg            written by `uv venv`: when the env was made, which Python
       envs/<hash>.lock        the provisioning lock (kept: a run may be waiting on it)
       ephemeral/env_<suffix>  an ephemeral env, locked through its directory while its run lives
-      plans/<key>.json        the plan a `run SPEC [NAME]` made, kept for its warm runs
+      plans/<key>.plan        a plan `run SPEC [NAME]` or `apply PLAN` used, kept for warm runs
 
 Whoever needs a path asks a `CacheLayout` or an `EnvLayout`; nobody else spells
 these names. This module imports only light parts of the standard library (no
@@ -22,8 +22,10 @@ attrs, no pathlib): the warm path of a run reads it before anything heavy loads.
 from __future__ import annotations
 
 import posixpath
-import re
-from typing import Literal, NamedTuple
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
+if TYPE_CHECKING:
+    from .envkind import EnvKind, EphemeralMaker
 
 CACHE_DIR_NAME = "bfabric_app_runner"
 ENVS_DIR = "envs"
@@ -35,15 +37,13 @@ IN_USE_NAME = ".in-use"
 LOCK_SUFFIX = ".lock"
 HASH_LENGTH = 16
 
-EnvKind = Literal["cached", "ephemeral"]
-# Who made an ephemeral env, told by its name: pylockenv's runs lock their env's
-# directory; the reference (`tempfile.mkdtemp(prefix="env_")`) takes no lock.
-EphemeralMaker = Literal["pylockenv", "reference"]
+_HEX_DIGITS = frozenset("0123456789abcdef")
+# tempfile.mkdtemp names: "env_" and 8 characters of this alphabet.
+_MKDTEMP_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
-_CACHED_NAME = re.compile(rf"[0-9a-f]{{{HASH_LENGTH}}}")
-_OUR_EPHEMERAL_NAME = re.compile(r"env_[0-9a-f]{16}")
-# tempfile.mkdtemp: "env_" and 8 characters from "abcdefghijklmnopqrstuvwxyz0123456789_".
-_REFERENCE_EPHEMERAL_NAME = re.compile(r"env_[a-z0-9_]{8}")
+
+def _is_hash(text: str) -> bool:
+    return len(text) == HASH_LENGTH and set(text) <= _HEX_DIGITS
 
 
 def ephemeral_name(suffix: str) -> str:
@@ -53,9 +53,12 @@ def ephemeral_name(suffix: str) -> str:
 
 def ephemeral_maker(name: str) -> EphemeralMaker | None:
     """Who made the ephemeral env called `name`, or None when the name is no env's."""
-    if _OUR_EPHEMERAL_NAME.fullmatch(name):
+    if not name.startswith("env_"):
+        return None
+    suffix = name[len("env_") :]
+    if _is_hash(suffix):
         return "pylockenv"
-    if _REFERENCE_EPHEMERAL_NAME.fullmatch(name):
+    if len(suffix) == 8 and set(suffix) <= _MKDTEMP_CHARACTERS:
         return "reference"
     return None
 
@@ -66,18 +69,30 @@ def env_kind_of(directory: str, name: str) -> EnvKind | None:
     Only names that match the patterns are envs; anything else in the cache (a
     user's notes, a lock file) is left alone by list and gc.
     """
-    if directory == ENVS_DIR and _CACHED_NAME.fullmatch(name):
+    if directory == ENVS_DIR and _is_hash(name):
         return "cached"
     if directory == EPHEMERAL_DIR and ephemeral_maker(name) is not None:
         return "ephemeral"
     return None
 
 
-class EnvLayout(NamedTuple):
+class EnvLayout:
     """The paths of one env; derived once here so that no caller joins them."""
 
-    path: str
-    kind: EnvKind
+    __slots__ = ("kind", "path")
+
+    def __init__(self, *, path: str, kind: EnvKind) -> None:
+        self.path = path
+        self.kind: EnvKind = kind
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EnvLayout) and (self.path, self.kind) == (other.path, other.kind)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.kind))
+
+    def __repr__(self) -> str:
+        return f"EnvLayout(path={self.path!r}, kind={self.kind!r})"
 
     @property
     def name(self) -> str:
@@ -121,10 +136,22 @@ class EnvLayout(NamedTuple):
         return f"{self.path}/pyvenv.cfg"
 
 
-class CacheLayout(NamedTuple):
+class CacheLayout:
     """The cache directory and where each kind of env lives in it."""
 
-    root: str
+    __slots__ = ("root",)
+
+    def __init__(self, *, root: str) -> None:
+        self.root = root
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CacheLayout) and self.root == other.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    def __repr__(self) -> str:
+        return f"CacheLayout(root={self.root!r})"
 
     @property
     def envs_dir(self) -> str:
@@ -139,8 +166,8 @@ class CacheLayout(NamedTuple):
         return f"{self.root}/{PLANS_DIR}"
 
     def stored_plan(self, key: str) -> str:
-        """The stored plan of the runs whose spec, name and working directory give `key`."""
-        return f"{self.plans_dir}/{key}.json"
+        """The stored plan of the runs whose file, name and working directory give `key`."""
+        return f"{self.plans_dir}/{key}.plan"
 
     def cached_env(self, env_hash: str) -> EnvLayout:
         return EnvLayout(path=f"{self.envs_dir}/{env_hash}", kind="cached")

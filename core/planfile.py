@@ -9,18 +9,22 @@ stored plan the spec file itself) are gathered again and compared: any
 difference makes the plan stale, and `what_changed` says what differs, as
 Terraform refuses a stale saved plan.
 
-Pure, and light: only `json` and `zlib` from the standard library, so that
-the warm path can decide without loading attrs, cattrs or PyYAML.
+Pure, and light: the warm path decides with `marshal` and `zlib` only (the plans
+it keeps are marshal data); `json`, which a user's plan file needs, loads when
+one is read or written, never on a warm run.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import zlib
-from collections.abc import Mapping
-from typing import Any
 
 from .errors import PylockenvError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 PLAN_FILE_VERSION = 1
 VERSION_KEY = "plan_file_version"
@@ -52,6 +56,8 @@ def plan_file(plan: Mapping[str, Any], made_from: Mapping[str, Any]) -> dict[str
 
 def render_plan_file(document: Mapping[str, Any]) -> str:
     """The plan file as JSON text with a trailing newline."""
+    import json
+
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -61,6 +67,8 @@ def parse_plan_file(data: bytes, where: str) -> tuple[dict[str, Any], dict[str, 
     Raises PlanFileError naming `where` when `data` is not a plan file or one of a
     version this pylockenv does not know.
     """
+    import json
+
     try:
         document = json.loads(data)
     except (ValueError, RecursionError):
@@ -85,15 +93,38 @@ def parse_plan_file(data: bytes, where: str) -> tuple[dict[str, Any], dict[str, 
     return document, made_from
 
 
-def stored_plan_key(spec_path: str, name: str | None, cwd: str) -> str:
-    """The name under which the warm path keeps the plan of `run SPEC [NAME]` made in `cwd`.
+def stored_plan_key(verb: str, source: str, name: str | None, cwd: str) -> str:
+    """The name under which the warm path keeps the plan of `run SPEC [NAME]` or of
+    `apply PLAN` (`verb`, the absolute path of SPEC or PLAN as `source`) made in `cwd`.
 
     Two 32-bit checksums (zlib loads in a fraction of hashlib's time): a collision
-    only costs speed, since the stored plan records the spec, name and working
+    only costs speed, since the stored plan records the file, name and working
     directory it belongs to and is stale for any other.
     """
-    words = json.dumps([spec_path, name, cwd]).encode("utf-8", "surrogateescape")
-    return f"{zlib.crc32(words):08x}{zlib.adler32(words):08x}"
+    words = "\0".join([verb, source, "" if name is None else f"={name}", cwd])
+    data = words.encode("utf-8", "surrogateescape")
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
+
+
+def encode_stored_plan(plan: Mapping[str, Any], made_from: Mapping[str, Any]) -> bytes:
+    """A plan kept for warm runs: marshal data, which the warm path reads without json."""
+    return marshal.dumps(
+        {VERSION_KEY: PLAN_FILE_VERSION, "plan": dict(plan), MADE_FROM_KEY: dict(made_from)}
+    )
+
+
+def decode_stored_plan(data: bytes) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The plan and its facts from a kept plan; None when `data` is not one of this version."""
+    try:
+        document = marshal.loads(data)
+    except (EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(document, dict) or document.get(VERSION_KEY) != PLAN_FILE_VERSION:
+        return None
+    plan, made_from = document.get("plan"), document.get(MADE_FROM_KEY)
+    if not isinstance(plan, dict) or not isinstance(made_from, dict):
+        return None
+    return plan, made_from
 
 
 def what_changed(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
@@ -114,6 +145,10 @@ def what_changed(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[st
         if recorded_files.get(path) != now_files.get(path):
             before, after = recorded_files.get(path), now_files.get(path)
             changes.append(f"{_shown(path)}: {_file_words(before)} -> {_file_words(after)}")
+    if recorded.get("plan_file") != now.get("plan_file"):
+        before, after = recorded.get("plan_file") or {}, now.get("plan_file") or {}
+        was, now_is = _file_words(before.get("file")), _file_words(after.get("file"))
+        changes.append(f"plan file {_shown(before.get('path'))}: {was} -> {now_is}")
     if recorded.get("spec") != now.get("spec"):
         before, after = recorded.get("spec") or {}, now.get("spec") or {}
         if before.get("path") != after.get("path") or before.get("name") != after.get("name"):
@@ -132,5 +167,5 @@ def _file_words(fact: Mapping[str, Any] | None) -> str:
 
 def _shown(value: object) -> str:
     """`value` for a one-line message: repr, every control character escaped, at most 200."""
-    text = ascii(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=True)
+    text = ascii(value)
     return text if len(text) <= 200 else text[:197] + "..."

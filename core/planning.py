@@ -10,9 +10,10 @@ from typing import Literal
 
 from attrs import field, frozen
 
+from .envkind import EnvKind
 from .errors import PlanError
 from .facts import FileKind, HostFacts
-from .layout import HASH_LENGTH, EnvKind, EnvLayout, cache_layout
+from .layout import HASH_LENGTH, EnvLayout, cache_layout
 from .paths import absolute_path
 from .pylock import PylockFormat, pylock_format, version_to_check
 from .spec import Spec

@@ -9,9 +9,11 @@ The names load on first use (from `shell.api`): the warm path of the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .api import execute, load, plan, provision
 
 __all__ = ["execute", "load", "plan", "provision"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from pylockenv.core.layout import (
     env_kind_of,
     ephemeral_maker,
 )
-from pylockenv.core.planfile import PLAN_FILE_SIZE_LIMIT
+from pylockenv.core.planfile import PLAN_FILE_SIZE_LIMIT, decode_stored_plan
 
 from .cachefiles import CacheFileError, open_regular, read_regular
 from .diskusage import disk_usage
@@ -258,10 +257,10 @@ def forget_stored_plans(cache: CacheLayout) -> int:
     for name in names:
         path = f"{cache.plans_dir}/{name}"
         try:
-            data = read_regular(path, PLAN_FILE_SIZE_LIMIT)
-            env_path = json.loads(data or b"{}").get("env_path")
-        except (OSError, CacheFileError, ValueError, AttributeError):
-            env_path = None
+            kept = decode_stored_plan(read_regular(path, PLAN_FILE_SIZE_LIMIT) or b"")
+        except (OSError, CacheFileError):
+            kept = None
+        env_path = None if kept is None else kept[0].get("env_path")
         if isinstance(env_path, str) and os.path.lexists(env_path):
             continue
         with contextlib.suppress(OSError):

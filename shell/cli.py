@@ -263,11 +263,21 @@ def _run_or_provision(
 
 def _apply(ns: argparse.Namespace, extra: list[str]) -> int:
     """`pylockenv apply PLAN`: run a saved plan once every fact it was made from holds."""
-    from .planfiles import load_plan_file
+    from .planfiles import load_plan_file, store_applied_plan
     from .run_plan import exec_plan
 
-    the_plan = load_plan_file(ns.plan_file)
-    return exec_plan(the_plan, extra, progress=_progress(ns), lock_timeout=ns.lock_timeout)
+    the_plan, document, recorded = load_plan_file(ns.plan_file)
+
+    def keep_for_warm_runs() -> None:
+        store_applied_plan(the_plan, document, recorded, ns.plan_file)
+
+    return exec_plan(
+        the_plan,
+        extra,
+        progress=_progress(ns),
+        lock_timeout=ns.lock_timeout,
+        when_ready=keep_for_warm_runs,
+    )
 
 
 def _occupy_closed_standard_fds() -> tuple[bool, bool]:

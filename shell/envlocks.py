@@ -22,12 +22,15 @@ import errno
 import fcntl
 import os
 import time
-from collections.abc import Callable
-from types import TracebackType
 
 from pylockenv.core.layout import EnvLayout
 
 from .cachefiles import CacheFileError, open_regular
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
 
 POLL_SECONDS = 0.005  # between attempts on a lock held by another process
 

@@ -10,15 +10,20 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Mapping
-from typing import Any
 
 from pylockenv.core.planfile import HOST_FACTS
 
 from .uvbin import UV_ENV_VAR
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    # {"kind": "file"|"directory"|"other"|"missing", "mtime": ..., "size": ...}
+    FileFactDict = dict[str, Any]
+
 HOST_FACT_NAMES = tuple(HOST_FACTS)
-FileFactDict = dict[str, Any]  # {"kind": "file"|"directory"|"other"|"missing", "mtime", "size"}
 
 
 def host_values() -> dict[str, str | None]:
@@ -65,7 +70,8 @@ def uv_fact(path: str, *, given_by_flag: bool) -> dict[str, Any]:
 
 def facts_now(recorded: Mapping[str, Any]) -> dict[str, Any]:
     """The facts `recorded` holds, read again now: the same host facts, the same uv
-    executable's stat, the same files' stat, and the same spec file's stat."""
+    executable's stat, the same files' stat, and the same spec file's (and for a plan
+    kept by `apply`, the plan file's) stat."""
     now: dict[str, Any] = {"host": host_values()}
     uv = recorded.get("uv")
     if isinstance(uv, dict) and isinstance(uv.get("path"), str):
@@ -73,7 +79,8 @@ def facts_now(recorded: Mapping[str, Any]) -> dict[str, Any]:
     files = recorded.get("files")
     if isinstance(files, dict):
         now["files"] = {path: file_fact(path) for path in files if isinstance(path, str)}
-    spec = recorded.get("spec")
-    if isinstance(spec, dict) and isinstance(spec.get("path"), str):
-        now["spec"] = {**spec, "file": file_fact(spec["path"])}
+    for source in ("spec", "plan_file"):
+        fact = recorded.get(source)
+        if isinstance(fact, dict) and isinstance(fact.get("path"), str):
+            now[source] = {**fact, "file": file_fact(fact["path"])}
     return now

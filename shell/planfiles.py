@@ -15,13 +15,13 @@ import cattrs
 from attrs import asdict
 
 from pylockenv.core.facts import HostFacts
-from pylockenv.core.layout import cache_layout
+from pylockenv.core.layout import CacheLayout, cache_layout
 from pylockenv.core.planfile import (
     PLAN_FILE_SIZE_LIMIT,
     PlanFileError,
+    encode_stored_plan,
     parse_plan_file,
     plan_file,
-    render_plan_file,
     stored_plan_key,
     what_changed,
 )
@@ -73,32 +73,55 @@ def plan_document(plan: Plan, recorded: dict[str, Any]) -> dict[str, Any]:
 def store_plan(
     plan: Plan, facts: HostFacts, *, uv_flag: bool, spec_path: str, name: str | None
 ) -> None:
-    """Keep the plan of `run SPEC [NAME]` for the warm path, if the cache can be written.
-
-    Written to a temporary name and renamed, so a concurrent warm run reads a whole
-    plan or none; any failure (a read-only cache, a full disk) only costs speed.
-    """
+    """Keep the plan of `run SPEC [NAME]` for the warm path, if the cache can be written."""
     if plan.mode != "cached":
         return
-    cache = cache_layout(xdg_cache_home=facts.xdg_cache_home, home=facts.home)
     spec_path = os.path.abspath(spec_path)
-    target = cache.stored_plan(stored_plan_key(spec_path, name, facts.cwd))
-    text = render_plan_file(
-        plan_document(plan, made_from(facts, uv_flag=uv_flag, spec_path=spec_path, name=name))
-    )
+    recorded = made_from(facts, uv_flag=uv_flag, spec_path=spec_path, name=name)
+    key = stored_plan_key("run", spec_path, name, facts.cwd)
+    _keep(facts, key, asdict(plan), recorded)
+
+
+def store_applied_plan(
+    plan: Plan, document: dict[str, Any], recorded: dict[str, Any], plan_file: str
+) -> None:
+    """Keep the plan of `apply PLAN` for the warm path (which then reads no JSON)."""
+    if plan.mode != "cached":
+        return
+    plan_file = os.path.abspath(plan_file)
+    facts_then = recorded.get("host") or {}
+    recorded = {**recorded, "plan_file": {"path": plan_file, "file": file_fact(plan_file)}}
+    key = stored_plan_key("apply", plan_file, None, os.getcwd())
+    cache = cache_layout(xdg_cache_home=facts_then.get("xdg_cache_home"), home=facts_then["home"])
+    _write_kept(cache, key, document, recorded)
+
+
+def _keep(facts: HostFacts, key: str, plan: dict[str, Any], recorded: dict[str, Any]) -> None:
+    cache = cache_layout(xdg_cache_home=facts.xdg_cache_home, home=facts.home)
+    _write_kept(cache, key, plan, recorded)
+
+
+def _write_kept(
+    cache: CacheLayout, key: str, plan: dict[str, Any], recorded: dict[str, Any]
+) -> None:
+    """Written to a temporary name and renamed, so a concurrent warm run reads a whole
+    plan or none; any failure (a read-only cache, a full disk) only costs speed."""
+    target = cache.stored_plan(key)
     staging = f"{target}.{os.getpid()}.tmp"
     try:
+        data = encode_stored_plan(plan, recorded)
         os.makedirs(cache.plans_dir, exist_ok=True)
-        with open(staging, "x", encoding="utf-8") as stream:
-            stream.write(text)
+        with open(staging, "xb") as stream:
+            stream.write(data)
         os.replace(staging, target)
-    except (OSError, UnicodeEncodeError):
+    except (OSError, ValueError):
         with contextlib.suppress(OSError):
             os.unlink(staging)
 
 
-def load_plan_file(path: str) -> Plan:
-    """The plan in the plan file at `path`, once every fact it was made from still holds.
+def load_plan_file(path: str) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
+    """The plan in the plan file at `path`, once every fact it was made from still holds;
+    with the plan's plain data and the facts, as read (for `store_applied_plan`).
 
     Raises PlanFileError when the file cannot be read, is no plan file, is of an
     unknown version, or is stale (the message lists what changed).
@@ -123,7 +146,7 @@ def load_plan_file(path: str) -> Plan:
             "review it."
         )
     try:
-        return _CONVERTER.structure(document, Plan)
+        return _CONVERTER.structure(document, Plan), document, recorded
     except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
         raise PlanFileError(
             f"{path} is a plan file whose plan cannot be read ({type(exc).__name__}); make the "

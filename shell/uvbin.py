@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 
 UV_ENV_VAR = "PYLOCKENV_UV"
@@ -25,7 +24,9 @@ def find_uv() -> str:
     return shutil.which("uv") or "uv"
 
 
-@functools.cache
+_BUNDLED: list[str | None] = []  # the lookup's result, once made (functools.cache, unloaded)
+
+
 def bundled_uv() -> str | None:
     """The uv binary installed with the `uv` package beside pylockenv, or None.
 
@@ -33,6 +34,12 @@ def bundled_uv() -> str | None:
     while it runs, and the lookup (sysconfig's paths, five candidate directories)
     costs about 0.3 ms, which each `plan()` of an app runner would otherwise pay.
     """
+    if not _BUNDLED:
+        _BUNDLED.append(_look_up_bundled_uv())
+    return _BUNDLED[0]
+
+
+def _look_up_bundled_uv() -> str | None:
     try:
         from uv import find_uv_bin
     except ImportError:

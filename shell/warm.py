@@ -12,18 +12,14 @@ or missing plan, an env to provision, a lock to wait for, any option but -q and
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
 
 from pylockenv.core.layout import EnvLayout, cache_layout
 from pylockenv.core.planfile import (
     PLAN_FILE_SIZE_LIMIT,
-    PlanFileError,
-    parse_plan_file,
+    decode_stored_plan,
     stored_plan_key,
     what_changed,
 )
@@ -32,6 +28,11 @@ from .cachefiles import CacheFileError, env_is_ready, read_regular
 from .envlocks import open_in_use, try_flock
 from .hostfacts import facts_now, host_values
 from .procenv import child_environ
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 QUIET = ("-q", "--quiet")
 VERBOSE = ("-v", "--verbose")
@@ -58,11 +59,11 @@ def parse_warm_arguments(argv: Sequence[str]) -> tuple[str, list[str], bool, lis
     return argv[0], positionals, quiet, extra
 
 
-def stored_plan_path(spec: str, name: str | None) -> str:
-    """Where `run SPEC [NAME]` from the working directory keeps its plan."""
+def stored_plan_path(verb: str, source: str, name: str | None) -> str:
+    """Where `run SPEC [NAME]` or `apply PLAN` from the working directory keeps its plan."""
     host = host_values()
     cache = cache_layout(xdg_cache_home=host["xdg_cache_home"], home=host["home"] or "/")
-    key = stored_plan_key(os.path.abspath(spec), name, os.getcwd())
+    key = stored_plan_key(verb, os.path.abspath(source), name, os.getcwd())
     return cache.stored_plan(key)
 
 
@@ -72,18 +73,15 @@ def try_warm_path(argv: Sequence[str]) -> None:
     if parsed is None:
         return
     verb, positionals, quiet, extra = parsed
-    if verb == "run":
-        name = positionals[1] if len(positionals) > 1 else None
-        where = stored_plan_path(positionals[0], name)
-    else:
-        where = positionals[0]
+    name = positionals[1] if len(positionals) > 1 else None
     try:
-        data = read_regular(where, PLAN_FILE_SIZE_LIMIT)
-        if data is None or len(data) > PLAN_FILE_SIZE_LIMIT:
-            return
-        plan, made_from = parse_plan_file(data, where)
-    except (OSError, CacheFileError, PlanFileError):
-        return  # the full path reads it again and says what is wrong
+        data = read_regular(stored_plan_path(verb, positionals[0], name), PLAN_FILE_SIZE_LIMIT)
+    except (OSError, CacheFileError):
+        return
+    kept = None if data is None else decode_stored_plan(data)
+    if kept is None:
+        return  # none kept yet (or damaged): the full path makes and keeps one
+    plan, made_from = kept
     if what_changed(made_from, facts_now(made_from)):
         return
     try:
@@ -105,8 +103,10 @@ def exec_if_ready(plan: dict[str, Any], extra: Sequence[str], *, quiet: bool) ->
         if not try_flock(fd, fcntl.LOCK_SH):
             os.close(fd)
             return  # gc holds it: the full path waits and says so
-        with contextlib.suppress(OSError):  # a read-only cache records no use
+        try:  # noqa: SIM105 (contextlib would cost the warm path 4 ms of imports)
             os.utime(fd)  # the last use, read by list and gc
+        except OSError:
+            pass  # a read-only cache records no use
     if not env_is_ready(env):  # gc removed the marker before we had the lock
         if fd is not None:
             os.close(fd)

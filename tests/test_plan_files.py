@@ -9,6 +9,7 @@ collected by gc with their env.
 from __future__ import annotations
 
 import json
+import marshal
 import os
 from pathlib import Path
 from typing import Any
@@ -123,8 +124,24 @@ def test_gc_collects_stored_plans_with_their_env(tmp_path: Path, uv_cache: Path)
     assert cli(env, "run", str(spec)).returncode == 0
     plans = cache_root(tmp_path) / "plans"
     [stored] = plans.iterdir()
-    assert json.loads(stored.read_text())["env_path"] == str(env_dirs(tmp_path)[0])
+    assert marshal.loads(stored.read_bytes())["plan"]["env_path"] == str(env_dirs(tmp_path)[0])
     assert cli(env, "gc", "--older-than", "1d").returncode == 0
     assert stored.exists()  # its env is kept, so is its plan
     assert cli(env, "gc", "--older-than", "0s").returncode == 0
     assert list(plans.iterdir()) == []
+
+
+def test_a_second_apply_reads_the_plan_it_kept_and_a_changed_plan_file_is_read_again(
+    tmp_path: Path, uv_cache: Path
+) -> None:
+    spec = make_app(tmp_path, command="probe exit 0")
+    env = run_env(tmp_path, uv_cache)
+    plan_file = tmp_path / "plan.json"
+    save_plan(env, spec, plan_file)
+    assert cli(env, "apply", str(plan_file)).returncode == 0
+    kept = list((cache_root(tmp_path) / "plans").iterdir())
+    assert len(kept) == 1
+    plan_file.write_text("not a plan any more")
+    damaged = cli(env, "apply", str(plan_file))
+    assert damaged.returncode == 125
+    assert "is not a plan file" in damaged.stderr
