@@ -411,7 +411,7 @@ def test_hostile_input_is_refused_in_one_paragraph_and_changes_nothing(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="needs FileKind to name special files (core/facts.py) and core/plan.py to say "
+    reason="needs FileKind to name special files (core/facts.py) and core/planning.py to say "
     "'is a character device' (issue 9, messages that mislead)",
 )
 def test_a_device_as_pylock_is_called_a_device(tmp_path: Path) -> None:
