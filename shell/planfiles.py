@@ -11,7 +11,6 @@ import contextlib
 import os
 from typing import Any
 
-import cattrs
 from attrs import asdict
 
 from pylockenv.core.facts import HostFacts
@@ -32,8 +31,6 @@ from pylockenv.core.spec import Spec
 from .cachefiles import CacheFileError, read_regular
 from .facts import gather_facts
 from .hostfacts import HOST_FACT_NAMES, facts_now, file_fact, uv_fact
-
-_CONVERTER = cattrs.Converter(forbid_extra_keys=True)
 
 
 def plan_with_facts(spec: Spec, *, uv: str | None = None) -> tuple[Plan, HostFacts]:
@@ -145,8 +142,11 @@ def load_plan_file(path: str) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
             "Make the plan again ('pylockenv run ... --print-plan --json > plan.json') and "
             "review it."
         )
+    import cattrs  # only here: a run that applies no plan file does not load it
+
     try:
-        return _CONVERTER.structure(document, Plan), document, recorded
+        plan = cattrs.Converter(forbid_extra_keys=True).structure(document, Plan)
+        return plan, document, recorded
     except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
         raise PlanFileError(
             f"{path} is a plan file whose plan cannot be read ({type(exc).__name__}); make the "

@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pylockenv.core.errors import PylockenvError, PylockError
-from pylockenv.core.layout import EnvLayout
+from pylockenv.core.layout import CacheLayout, EnvLayout
 from pylockenv.core.planning import Plan, UvStep
 
-from .cachefiles import env_is_ready
+from .cachefiles import env_is_ready, open_regular
 from .envlocks import HeldLock, open_directory, open_in_use, try_flock, wait_for_flock
 from .errors import LockTimeoutError, ProvisionError, UvNotFoundError
 from .procenv import child_environ
@@ -56,7 +56,7 @@ def check_before_provisioning(plan: Plan) -> str:
     """
     from pylockenv.core.pylock import check_pylock_text
 
-    from .uvbin import check_uv
+    from .uvbin import known_uv_version
 
     try:
         with open(plan.pylock, encoding="utf-8") as stream:
@@ -74,7 +74,7 @@ def check_before_provisioning(plan: Plan) -> str:
         check_pylock_text(
             text, path=plan.pylock, where=plan.source, check_version=plan.requires_python_check
         )
-    return check_uv(plan.uv)
+    return known_uv_version(plan.uv, CacheLayout(root=plan.cache_root).plans_dir)
 
 
 def make_dirs(plan: Plan, path: str, *, leaf_mode: int | None = None) -> None:
@@ -235,43 +235,45 @@ def _provision_cached(
 
 @contextmanager
 def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) -> Iterator[None]:
-    from filelock import FileLock, Timeout
-
-    from .cachefiles import entry_type
-
-    assert plan.lock_path is not None
-    make_dirs(plan, os.path.dirname(plan.lock_path))
-    found = entry_type(plan.lock_path)
-    if found not in (None, "a regular file"):
-        raise CacheNotWritableError(
-            f"{plan.lock_path} is {found}, where the cache expects the env's lock file; "
-            "remove it (rm) and run again."
-        )
-    lock = FileLock(plan.lock_path)
+    """Hold the env's provisioning lock (`envs/<hash>.lock`, an exclusive flock, as the
+    reference takes it), waiting for another provisioning for at most `timeout` seconds."""
+    lock_path = plan.env.lock
+    assert lock_path is not None
+    make_dirs(plan, os.path.dirname(lock_path))
     try:
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            progress.say(
-                f"waiting for another process to finish provisioning env {plan.env_hash} "
-                f"({plan.env_path})"
-            )
-            lock.acquire(timeout=-1 if timeout is None else timeout, poll_interval=0.005)
-    except Timeout:  # an OSError too, so caught first
-        raise LockTimeoutError(
-            f"gave up after {timeout:g}s waiting for {plan.lock_path}: another process is "
-            f"still provisioning env {plan.env_hash}; run again later, or give a longer "
-            "--lock-timeout."
-        ) from None
+        # 0o666 less the umask, as the reference's open(..., "a") makes it.
+        fd = open_regular(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as exc:
         raise CacheNotWritableError(
-            f"cannot take the lock {plan.lock_path} ({exc.strerror}); check that this user can "
+            f"cannot open the lock {lock_path} ({exc.strerror}); check that this user can "
             "write there, or set XDG_CACHE_HOME to a directory it can."
         ) from None
+
+    def say_waiting() -> None:
+        progress.say(
+            f"waiting for another process to finish provisioning env {plan.env_hash} "
+            f"({plan.env_path})"
+        )
+
+    try:
+        taken = wait_for_flock(fd, fcntl.LOCK_EX, timeout=timeout, on_wait=say_waiting)
+    except OSError as exc:  # ENOLCK: a file system that cannot lock (NFS mounted nolock)
+        os.close(fd)
+        raise CacheNotWritableError(
+            f"cannot lock {lock_path} ({exc.strerror}); the cache's file system must support "
+            "flock (on NFS: a mount without nolock), or set XDG_CACHE_HOME to one that does."
+        ) from None
+    if not taken:
+        os.close(fd)
+        raise LockTimeoutError(
+            f"gave up after {timeout:g}s waiting for {lock_path}: another process is "
+            f"still provisioning env {plan.env_hash}; run again later, or give a longer "
+            "--lock-timeout."
+        )
     try:
         yield
     finally:
-        lock.release()
+        os.close(fd)
 
 
 def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None = None) -> None:

@@ -55,6 +55,42 @@ def _look_up_bundled_uv() -> str | None:
 MIN_UV_VERSION = (0, 6, 15)
 
 
+def known_uv_version(uv: str, known_dir: str) -> str:
+    """`check_uv(uv)`, asked once per uv executable: the answer is kept in `known_dir`
+    (the cache's plans/) with the executable's stat, and a kept answer is used while
+    that stat is unchanged. A cache that cannot be written only costs the look-up."""
+    import shutil
+    import zlib
+
+    resolved = uv if "/" in uv else shutil.which(uv)
+    try:
+        st = os.stat(resolved) if resolved else None
+    except OSError:
+        st = None
+    if st is None:
+        return check_uv(uv)
+    identity = f"{resolved}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n"
+    kept = f"{known_dir}/uv-{zlib.crc32(identity.encode('utf-8', 'surrogateescape')):08x}.version"
+    import contextlib  # here, not at the top: the warm path loads this module
+
+    text = ""
+    with contextlib.suppress(OSError), open(kept, encoding="utf-8", errors="replace") as stream:
+        text = stream.read(4096)
+    if text.startswith(identity) and text[len(identity) :].startswith("uv "):
+        return text[len(identity) :].strip()
+    version = check_uv(uv)
+    staging = f"{kept}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(known_dir, exist_ok=True)
+        with open(staging, "x", encoding="utf-8", errors="surrogateescape") as stream:
+            stream.write(identity + version + "\n")
+        os.replace(staging, kept)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(staging)
+    return version
+
+
 def check_uv(uv: str) -> str:
     """Run `uv --version`; return what it printed (`uv 0.13.9 (...)`), or raise UvNotFoundError.
 

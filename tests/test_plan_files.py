@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from envtools import cache_root, cli, env_dirs, files_under, make_app, run_env
+from envtools import (
+    cache_root,
+    cli,
+    env_dirs,
+    files_under,
+    make_app,
+    run_env,
+    uv_calls,
+    write_uv_wrapper,
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +132,12 @@ def test_gc_collects_stored_plans_with_their_env(tmp_path: Path, uv_cache: Path)
     env = run_env(tmp_path, uv_cache)
     assert cli(env, "run", str(spec)).returncode == 0
     plans = cache_root(tmp_path) / "plans"
-    [stored] = plans.iterdir()
+    [stored] = plans.glob("*.plan")
     assert marshal.loads(stored.read_bytes())["plan"]["env_path"] == str(env_dirs(tmp_path)[0])
     assert cli(env, "gc", "--older-than", "1d").returncode == 0
     assert stored.exists()  # its env is kept, so is its plan
     assert cli(env, "gc", "--older-than", "0s").returncode == 0
-    assert list(plans.iterdir()) == []
+    assert list(plans.glob("*.plan")) == []
 
 
 def test_a_second_apply_reads_the_plan_it_kept_and_a_changed_plan_file_is_read_again(
@@ -139,9 +148,23 @@ def test_a_second_apply_reads_the_plan_it_kept_and_a_changed_plan_file_is_read_a
     plan_file = tmp_path / "plan.json"
     save_plan(env, spec, plan_file)
     assert cli(env, "apply", str(plan_file)).returncode == 0
-    kept = list((cache_root(tmp_path) / "plans").iterdir())
+    kept = list((cache_root(tmp_path) / "plans").glob("*.plan"))
     assert len(kept) == 1
     plan_file.write_text("not a plan any more")
     damaged = cli(env, "apply", str(plan_file))
     assert damaged.returncode == 125
     assert "is not a plan file" in damaged.stderr
+
+
+def test_uv_is_asked_its_version_once_per_executable(tmp_path: Path, uv_cache: Path) -> None:
+    log = tmp_path / "uv.log"
+    wrapper = write_uv_wrapper(tmp_path / "bin", log=log)
+    env = run_env(tmp_path, uv_cache, uv=str(wrapper))
+    for name in ("one", "two"):
+        spec = make_app(tmp_path / name, command="probe exit 0")
+        assert cli(env, "run", str(spec)).returncode == 0
+    assert uv_calls(log, "--version") == ["--version"]
+    wrapper.write_text(wrapper.read_text() + "\n")  # another executable at the same path
+    spec = make_app(tmp_path / "three", command="probe exit 0")
+    assert cli(env, "run", str(spec)).returncode == 0
+    assert uv_calls(log, "--version") == ["--version", "--version"]

@@ -373,10 +373,14 @@ class Sandbox:
         """Every entry under world/: its kind, and for a file its size and mtime.
 
         `.in-use` is left out: execute holds an env's in-use lock while its command
-        runs, and the script takes no such lock.
+        runs, and the script takes no such lock. So is the cache's `plans/`: what
+        pylockenv keeps to go faster next time (the uv version it checked), which a
+        script need not keep.
         """
         found: dict[str, tuple[str, int, int]] = {}
         for directory, names, files in os.walk(self.world.root):
+            if os.path.basename(directory) == "bfabric_app_runner" and "plans" in names:
+                names.remove("plans")
             for name in names + files:
                 if name == ".in-use":
                     continue
@@ -416,6 +420,9 @@ class Sandbox:
             new=frozenset(now.keys() - self.initial.keys()),
             changed=frozenset(changed),
         )
+        for directory, names, _ in os.walk(self.world.root):
+            if os.path.basename(directory) == "bfabric_app_runner" and "plans" in names:
+                shutil.rmtree(os.path.join(directory, "plans"))
         for path in sorted(outcome.new):
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)

@@ -150,14 +150,14 @@ def test_a_warm_run_execs_the_command_and_starts_nothing_else(
     assert "reusing" in warm["stderr"]
 
 
-def test_the_probe_sees_uv_filelock_and_the_pylock_on_a_cold_run(tmp_path: Path) -> None:
+def test_the_probe_sees_uv_yaml_and_the_pylock_on_a_cold_run(tmp_path: Path) -> None:
     spec = make_app(tmp_path, command="-c pass")
     env = run_env(tmp_path, tmp_path / "uv-cache")
 
     cold = audited_run(env, tmp_path / "cold-report.json", "run", str(spec))
 
     assert any(argv[0] == env["PYLOCKENV_UV"] for argv in cold["started"])
-    assert "filelock" in cold["modules"]
+    assert "yaml" in cold["modules"]
     assert str(tmp_path / "pylock.toml") in cold["opened"]
     assert not is_warm(cold)
 
