@@ -7,7 +7,17 @@ from typing import Literal
 
 from attrs import field, frozen
 
-FileKind = Literal["file", "directory", "other", "missing"]
+# What stat says a path is. "other" is a kind older markers may record.
+FileKind = Literal[
+    "file",
+    "directory",
+    "character device",
+    "block device",
+    "FIFO",
+    "socket",
+    "other",
+    "missing",
+]
 
 
 @frozen(kw_only=True)

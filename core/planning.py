@@ -16,7 +16,7 @@ from .facts import FileKind, HostFacts
 from .layout import HASH_LENGTH, EnvLayout, cache_layout
 from .paths import absolute_path
 from .pylock import PylockFormat, pylock_format, version_to_check
-from .spec import Spec
+from .spec import Spec, check_resolved_paths
 
 Cleanup = Literal["keep", "remove-after-run"]
 
@@ -162,6 +162,7 @@ def resolved_paths(
     prepend = tuple(
         resolve(entry, f"prepend_paths[{i}]") for i, entry in enumerate(command.prepend_paths)
     )
+    check_resolved_paths(spec, pylock, extras, prepend)
     return pylock, extras, prepend
 
 
@@ -181,10 +182,16 @@ def _require_existing(
             "point it at the pylock.toml file itself."
         )
     for i, dep in enumerate(extras):
-        if facts.file(dep).kind == "missing":
+        kind = facts.file(dep).kind
+        if kind == "missing":
             raise PlanError(
                 f"{spec.source}: local_extra_deps[{i}]: {dep} does not exist; build the wheel "
                 "first or fix the path."
+            )
+        if kind not in ("file", "directory"):
+            raise PlanError(
+                f"{spec.source}: local_extra_deps[{i}]: {dep} is a {kind}; give a wheel file "
+                "or a source tree."
             )
     for i, entry in enumerate(prepend):
         kind = facts.file(entry).kind

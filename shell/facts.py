@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
-import sys
+from typing import cast
 
 from attrs import evolve
 
@@ -13,25 +12,10 @@ from pylockenv.core.errors import PlanError
 from pylockenv.core.facts import MISSING, FileFact, FileKind, HostFacts
 from pylockenv.core.limits import shown_path
 from pylockenv.core.planning import resolved_paths
-from pylockenv.core.spec import Spec, check_resolved_paths
+from pylockenv.core.spec import Spec
 
+from .hostfacts import host_values, stat_kind
 from .uvbin import find_uv
-
-
-def file_type(mode: int) -> str:
-    """The kind of file an `st_mode` describes, with its article: "a directory"."""
-    for test, words in (
-        (stat.S_ISREG, "a regular file"),
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISLNK, "a symbolic link"),
-    ):
-        if test(mode):
-            return words
-    return "a special file"
 
 
 def os_error_words(exc: OSError) -> str:
@@ -64,13 +48,7 @@ def stat_path(path: str) -> FileFact:
 
 
 def _fact(st: os.stat_result) -> FileFact:
-    kind: FileKind
-    if stat.S_ISREG(st.st_mode):
-        kind = "file"
-    elif stat.S_ISDIR(st.st_mode):
-        kind = "directory"
-    else:
-        kind = "other"
+    kind = cast("FileKind", stat_kind(st.st_mode))
     return FileFact(kind=kind, mtime=st.st_mtime, size=st.st_size)
 
 
@@ -99,12 +77,11 @@ def gather_facts(spec: Spec, *, uv: str | None = None) -> HostFacts:
 
     `uv` overrides the uv executable (otherwise PYLOCKENV_UV, then the bundled uv).
     Raises SpecError for a path that the spec file's directory, the working directory
-    or home made unusable (see `core.spec.check_resolved_paths`), and PlanError for a
-    path that cannot be examined.
+    or home made unusable (`resolved_paths` checks them), and PlanError for a path
+    that cannot be examined.
     """
     facts = gather_host_facts(uv=uv)
     pylock, extras, prepend = resolved_paths(spec, home=facts.home, cwd=facts.cwd)
-    check_resolved_paths(spec, pylock, extras, prepend)
     named = [
         ("pylock", pylock),
         *((f"local_extra_deps[{i}]", dep) for i, dep in enumerate(extras)),
@@ -115,17 +92,12 @@ def gather_facts(spec: Spec, *, uv: str | None = None) -> HostFacts:
 
 
 def gather_host_facts(*, uv: str | None = None) -> HostFacts:
-    """The facts that do not depend on a spec (no `files`): enough to find the cache."""
-    version = sys.version_info
+    """The facts that do not depend on a spec (no `files`): enough to find the cache.
+
+    Read by `hostfacts.host_values`, as the warm path reads them again to judge a kept plan.
+    """
     return HostFacts(
-        # What socket.gethostname() returns (the uname node name), without loading socket.
-        hostname=os.uname().nodename,
-        home=os.path.expanduser("~"),
-        cwd=os.getcwd(),
-        xdg_cache_home=os.environ.get("XDG_CACHE_HOME"),
-        path=os.environ.get("PATH"),
-        default_python_version=f"{version.major}.{version.minor}",
-        python_full_version=f"{version.major}.{version.minor}.{version.micro}",
+        **host_values(),
         uv=uv or find_uv(),
         ephemeral_suffix=os.urandom(8).hex(),  # secrets.token_hex(8), without loading secrets
     )

@@ -18,7 +18,18 @@ from .uvbin import UV_ENV_VAR
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import Any
+    from typing import Any, TypedDict
+
+    class HostValues(TypedDict):
+        """The host facts by `HostFacts` field name (see `core.planfile.HOST_FACTS`)."""
+
+        hostname: str
+        home: str
+        cwd: str
+        xdg_cache_home: str | None
+        path: str | None
+        default_python_version: str
+        python_full_version: str
 
     # {"kind": "file"|"directory"|"other"|"missing", "mtime": ..., "size": ...}
     FileFactDict = dict[str, Any]
@@ -26,7 +37,7 @@ if TYPE_CHECKING:
 HOST_FACT_NAMES = tuple(HOST_FACTS)
 
 
-def host_values() -> dict[str, str | None]:
+def host_values() -> HostValues:
     """The host facts that do not depend on a spec, by `HostFacts` field name."""
     version = sys.version_info
     return {
@@ -42,11 +53,17 @@ def host_values() -> dict[str, str | None]:
 
 
 def stat_kind(mode: int) -> str:
-    """ "file", "directory" or "other": the kinds of path a spec may name."""
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "directory"
+    """What a path with this `st_mode` is, as `core.facts.FileKind` names it."""
+    for test, kind in (
+        (stat.S_ISREG, "file"),
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return kind
     return "other"
 
 

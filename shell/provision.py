@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pylockenv.core.errors import PylockenvError, PylockError
+from pylockenv.core.errors import PylockenvError
 from pylockenv.core.layout import CacheLayout, EnvLayout
 from pylockenv.core.planning import Plan, UvStep
 
@@ -56,20 +56,10 @@ def check_before_provisioning(plan: Plan) -> str:
     """
     from pylockenv.core.pylock import check_pylock_text
 
+    from .specfile import read_pylock_file
     from .uvbin import known_uv_version
 
-    try:
-        with open(plan.pylock, encoding="utf-8") as stream:
-            text = stream.read()
-    except OSError as exc:
-        raise PylockError(
-            f"{plan.source}: pylock: cannot read {plan.pylock} ({exc.strerror}); "
-            "check that the file is readable by this user."
-        ) from None
-    except UnicodeDecodeError:
-        raise PylockError(
-            f"{plan.source}: pylock: {plan.pylock} is not UTF-8 text; regenerate the lock file."
-        ) from None
+    text = read_pylock_file(plan.pylock, plan.source)  # bounded; refuses special files
     if plan.pylock_format == "pylock":
         check_pylock_text(
             text, path=plan.pylock, where=plan.source, check_version=plan.requires_python_check

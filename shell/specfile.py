@@ -26,7 +26,8 @@ from pylockenv.core.limits import (
 )
 from pylockenv.core.spec import Spec, load_spec
 
-from .facts import file_type, os_error_words
+from .cachefiles import file_type
+from .facts import os_error_words
 
 if TYPE_CHECKING:
     import yaml

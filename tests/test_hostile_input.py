@@ -409,11 +409,6 @@ def test_hostile_input_is_refused_in_one_paragraph_and_changes_nothing(
     assert not (root / "xdg").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs FileKind to name special files (core/facts.py) and core/planning.py to say "
-    "'is a character device' (issue 9, messages that mislead)",
-)
 def test_a_device_as_pylock_is_called_a_device(tmp_path: Path) -> None:
     result = run_cli(tmp_path, ["run", spec(tmp_path, field("pylock", "/dev/null"))], ".")
     assert result.returncode == EXIT_PYLOCKENV_FAILED
