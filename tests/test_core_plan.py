@@ -276,8 +276,8 @@ def test_the_ephemeral_suffix_does_not_change_a_cached_plan() -> None:
 def test_requires_python_is_checked_with_the_version_uv_will_use(
     python_version: str | None, expected: str | None
 ) -> None:
-    fields = {} if python_version is None else {"python_version": python_version}
-    assert _plan(**fields).requires_python_check == expected
+    result = _plan() if python_version is None else _plan(python_version=python_version)
+    assert result.requires_python_check == expected
 
 
 def test_a_lock_whose_requires_python_excludes_the_version_is_refused() -> None:
