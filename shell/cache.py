@@ -16,7 +16,6 @@ from collections.abc import Callable
 from attrs import evolve
 
 from pylockenv.core.envstate import EntryType, EnvObservation
-from pylockenv.core.errors import PylockenvError
 from pylockenv.core.gc import GcEntry, GcOutcome, GcPlan, GcPolicy, GcReason, decide
 from pylockenv.core.layout import (
     LOCK_SUFFIX,
@@ -31,6 +30,7 @@ from pylockenv.core.planfile import PLAN_FILE_SIZE_LIMIT, decode_stored_plan
 from .cachefiles import CacheFileError, open_regular, read_regular
 from .diskusage import disk_usage
 from .envlocks import HeldLock, is_locked, open_directory, try_flock
+from .errors import CacheUnreadableError
 from .facts import gather_host_facts
 from .marker import read_marker
 from .provenance import read_pyvenv_cfg
@@ -93,7 +93,7 @@ def scan_cache(cache: CacheLayout, *, sizes: bool = True) -> tuple[list[EnvObser
 
     Only names that match the layout's env patterns are envs; the rest (a lock
     file is neither, and is not reported) is returned as paths for `list -v`.
-    Raises PylockenvError when the cache exists but cannot be read.
+    Raises CacheUnreadableError when the cache exists but cannot be read.
     """
     found: list[EnvObservation] = []
     others: list[str] = []
@@ -103,7 +103,7 @@ def scan_cache(cache: CacheLayout, *, sizes: bool = True) -> tuple[list[EnvObser
         except (FileNotFoundError, NotADirectoryError):
             continue
         except OSError as exc:
-            raise PylockenvError(
+            raise CacheUnreadableError(
                 f"cannot read the cache directory {path} ({exc.strerror}); "
                 "check its permissions, or run as the user who owns the cache."
             ) from None

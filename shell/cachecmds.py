@@ -31,7 +31,12 @@ from pylockenv.core.provenance import provenance_to_dict
 from pylockenv.core.render import plan_to_dict, render_shell
 
 from .cache import apply_gc, dry_run_gc, find_env, observe_env, scan_cache, this_cache
-from .errors import EXIT_CACHE_FAILED, EXIT_PYLOCKENV_FAILED, EXIT_SIGNAL_BASE
+from .errors import (
+    EXIT_CACHE_FAILED,
+    EXIT_PYLOCKENV_FAILED,
+    EXIT_SIGNAL_BASE,
+    NotAnEnvNameError,
+)
 from .facts import stat_path
 from .provenance import staleness_warnings
 
@@ -53,13 +58,16 @@ def _print_json(value: Any) -> None:
 
 
 def _reporting_errors(handler: Handler) -> Handler:
-    """`handler`, with a PylockenvError or OSError printed as one line and exit code 125."""
+    """`handler`, with a PylockenvError (its exit code) or OSError (125) printed as one line."""
 
     def run(ns: argparse.Namespace) -> int:
         try:
             return handler(ns)
-        except (PylockenvError, OSError) as exc:
-            # An OSError here is the disk saying no (a cache we may not read, say): a sentence too.
+        except PylockenvError as exc:
+            print(f"pylockenv: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except OSError as exc:
+            # The disk saying no (a cache we may not read, say): a sentence too.
             print(f"pylockenv: error: {exc}", file=sys.stderr)
             return EXIT_PYLOCKENV_FAILED
         except KeyboardInterrupt:
@@ -120,7 +128,7 @@ def run_show(ns: argparse.Namespace) -> int:
     names_env = cache.env_named(ns.target) is not None
     if names_env and not ns.spec:
         if ns.name is not None:
-            raise PylockenvError(
+            raise NotAnEnvNameError(
                 f"show {printable(ns.target)} names an environment, which takes no NAME; to "
                 "show a command of a spec file with that name, give --spec."
             )
@@ -200,7 +208,7 @@ def run_gc(ns: argparse.Namespace) -> int:
     if only is not None:
         for name in sorted(only):
             if cache.env_named(name) is None:
-                raise PylockenvError(
+                raise NotAnEnvNameError(
                     f"{printable(name)!r} is not the name of an environment (16 hex digits, or "
                     "env_... for an ephemeral one); 'pylockenv list' names them."
                 )

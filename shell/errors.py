@@ -30,6 +30,14 @@ class UvNotFoundError(PylockenvError):
     """The uv executable does not exist, does not run, or is older than pylockenv needs."""
 
 
+class CacheUnreadableError(PylockenvError):
+    """A directory of the cache exists but cannot be listed (permissions, a loop)."""
+
+
+class NotAnEnvNameError(PylockenvError):
+    """`show` or `gc` was given a name that no env can have, or a NAME an env takes not."""
+
+
 class ProvisionError(PylockenvError):
     """A uv step failed; carries the step's name and the last lines uv printed."""
 
