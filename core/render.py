@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from .errors import EXIT_NOT_FOUND
+from .errors import EXIT_NOT_FOUND, EXIT_PYLOCKENV_FAILED
 from .planning import EnvChanges, Plan
 
 # The shell variable that holds where nice(1) is, in the scripts that need it.
@@ -130,6 +130,8 @@ def _provision_lines(plan: Plan, words: _Words) -> list[str]:
             f"mkdir -m 700 {words.file(env.path)}",
             f"trap {shlex.quote('rm -rf ' + words.file(env.path))} EXIT  # ephemeral: removed "
             "whatever happens",
+            f"exec 8<{words.file(env.path)}",
+            "flock -s 8  # the env's directory lock, held while it lives: gc leaves it alone",
             *steps,
         ]
     assert plan.lock_path is not None
@@ -147,6 +149,28 @@ def _provision_lines(plan: Plan, words: _Words) -> list[str]:
         f"    : > {staging} && mv {staging} {marker}  # the marker last, atomically",
         "  fi",
         "  exec 9>&-",
+        "fi",
+    ]
+
+
+def _in_use_lines(plan: Plan, words: _Words) -> list[str]:
+    """Hold a cached env's in-use lock shared on fd 8, which the command inherits, as
+    `shell.provision.hold_cached_env` does: gc never removes an env while it is held.
+    On a read-only cache no lock can be taken, and none is needed."""
+    if plan.mode != "cached":
+        return []
+    env = plan.env
+    in_use, marker = words.file(env.in_use), words.file(env.marker)
+    link = f"pylockenv: {_shown(env.in_use)} is a symbolic link; remove it and run again"
+    gone = f"pylockenv: env {plan.env_hash} was removed (by gc?) meanwhile; run again"
+    return [
+        f"if [ -L {in_use} ]; then printf '%s\\n' {shlex.quote(link)} >&2; "
+        f"exit {EXIT_PYLOCKENV_FAILED}; fi",
+        f"if true 2>/dev/null >>{in_use}; then  # not on a read-only cache",
+        f"  exec 8>>{in_use}",
+        "  flock -s 8  # the in-use lock, held by the command: gc leaves the env alone",
+        f"  if [ ! -e {marker} ]; then printf '%s\\n' {shlex.quote(gone)} >&2; "
+        f"exit {EXIT_PYLOCKENV_FAILED}; fi",
         "fi",
     ]
 
@@ -203,6 +227,7 @@ def render_shell(plan: Plan) -> str:
     body = [
         "",
         *_provision_lines(plan, words),
+        *_in_use_lines(plan, words),
         "",
         "# the command; arguments given to this script are appended",
         *_command_lines(plan, words),

@@ -18,6 +18,12 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/95a338b12fddb950/.provisi
   fi
   exec 9>&-
 fi
+if [ -L /scratch/alice/cache/bfabric_app_runner/envs/95a338b12fddb950/.in-use ]; then printf '%s\n' 'pylockenv: /scratch/alice/cache/bfabric_app_runner/envs/95a338b12fddb950/.in-use is a symbolic link; remove it and run again' >&2; exit 125; fi
+if true 2>/dev/null >>/scratch/alice/cache/bfabric_app_runner/envs/95a338b12fddb950/.in-use; then  # not on a read-only cache
+  exec 8>>/scratch/alice/cache/bfabric_app_runner/envs/95a338b12fddb950/.in-use
+  flock -s 8  # the in-use lock, held by the command: gc leaves the env alone
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/95a338b12fddb950/.provisioned ]; then printf '%s\n' 'pylockenv: env 95a338b12fddb950 was removed (by gc?) meanwhile; run again' >&2; exit 125; fi
+fi
 
 # the command; arguments given to this script are appended
 if [ -e /opt/tools/bin/report ] || [ -L /opt/tools/bin/report ]; then

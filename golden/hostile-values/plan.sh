@@ -21,6 +21,12 @@ if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ] |
   fi
   exec 9>&-
 fi
+if [ -L /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.in-use ]; then printf '%s\n' 'pylockenv: /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.in-use is a symbolic link; remove it and run again' >&2; exit 125; fi
+if true 2>/dev/null >>/scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.in-use; then  # not on a read-only cache
+  exec 8>>/scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.in-use
+  flock -s 8  # the in-use lock, held by the command: gc leaves the env alone
+  if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ]; then printf '%s\n' 'pylockenv: env 756f737bf13203bf was removed (by gc?) meanwhile; run again' >&2; exit 125; fi
+fi
 
 # the command; arguments given to this script are appended
 if [ -e /opt/x=y/bin/report ] || [ -L /opt/x=y/bin/report ]; then
