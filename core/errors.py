@@ -1,18 +1,7 @@
 """Exceptions the core raises for input a person has to fix, and the CLI's exit codes.
 
-Exit codes follow `env(1)` and `docker run` (this table is the one place they are
-written; README and `--help` render it):
-
-    N        `run`: the command's own status, unchanged
-    128+N    the command was killed by signal N (as a shell reports it), or
-             pylockenv itself was interrupted by signal N while provisioning
-    125      pylockenv failed: bad spec or pylock, provisioning failed, lock
-             timeout, uv missing or too old
-    126      the command was found but cannot be executed
-    127      the command was not found
-    2        command-line usage error
-    1        `show`, `gc`: a named env is not in the cache, or a removal failed
-    3        `gc`: an env due was skipped because it is in use or provisioning
+Exit codes follow `env(1)` and `docker run`. `EXIT_CODES` is the one place their
+meanings are written: `--help` prints it, README shows the same table.
 """
 
 from __future__ import annotations
@@ -24,6 +13,25 @@ EXIT_PYLOCKENV_FAILED = 125
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
 EXIT_SIGNAL_BASE = 128
+
+EXIT_CODES = (
+    ("N", "run, apply: the command's own status, unchanged"),
+    (
+        f"{EXIT_SIGNAL_BASE}+N",
+        "the command was killed by signal N (as a shell reports it), or pylockenv was "
+        "interrupted by signal N while provisioning",
+    ),
+    (
+        str(EXIT_PYLOCKENV_FAILED),
+        "pylockenv failed: a bad spec, pylock or plan file, a failed provisioning, a lock "
+        "timeout, uv missing or too old, a cache it cannot use",
+    ),
+    (str(EXIT_CANNOT_EXECUTE), "the command was found but cannot be executed"),
+    (str(EXIT_NOT_FOUND), "the command was not found"),
+    (str(EXIT_USAGE), "a command-line usage error"),
+    (str(EXIT_CACHE_FAILED), "show, gc: a named env is not in the cache, or a removal failed"),
+    (str(EXIT_GC_SKIPPED), "gc: an env due was skipped: in use or being provisioned"),
+)
 
 
 class PylockenvError(Exception):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pylockenv.core import __version__
-from pylockenv.core.errors import PylockenvError
+from pylockenv.core.errors import EXIT_CODES, PylockenvError
 
 from .errors import EXIT_PYLOCKENV_FAILED, EXIT_SIGNAL_BASE, EXIT_USAGE
 from .uvbin import UV_ENV_VAR
@@ -100,11 +100,9 @@ def _build_parser(*, with_cache_commands: bool = True) -> argparse.ArgumentParse
             "Run a command inside a cached Python environment defined by a pylock.toml "
             "(PEP 751) lock file and provisioned with uv."
         ),
-        epilog=(
-            "exit codes: the command's own status; 128+N if it was killed by signal N; "
-            "125 pylockenv failed; 126 command cannot be executed; 127 command not found; "
-            "2 usage error"
-        ),
+        epilog="exit codes:\n"
+        + "".join(f"  {code:<7} {meaning}\n" for code, meaning in EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"pylockenv {__version__}")
     commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
