@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +23,6 @@ from pylockenv.core.cacheview import (
 )
 from pylockenv.core.duration import DurationError, parse_duration
 from pylockenv.core.envstate import EnvObservation, reach_of, reuse_of
-from pylockenv.core.errors import PylockenvError
 from pylockenv.core.gc import GcOutcome, GcPolicy, gc_exit_code, in_view, plan_gc
 from pylockenv.core.layout import CacheLayout
 from pylockenv.core.provenance import provenance_to_dict
@@ -33,8 +31,6 @@ from pylockenv.core.render import plan_to_dict, render_shell
 from .cache import apply_gc, dry_run_gc, find_env, observe_env, scan_cache, this_cache
 from .errors import (
     EXIT_CACHE_FAILED,
-    EXIT_PYLOCKENV_FAILED,
-    EXIT_SIGNAL_BASE,
     NotAnEnvNameError,
 )
 from .facts import stat_path
@@ -42,7 +38,6 @@ from .provenance import staleness_warnings
 
 DEFAULT_OLDER_THAN = "30d"
 ALL_HOSTS = "all"
-Handler = Callable[[argparse.Namespace], int]
 
 
 def _duration(text: str) -> int:
@@ -55,26 +50,6 @@ def _duration(text: str) -> int:
 def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=True) + "\n")
     sys.stdout.flush()
-
-
-def _reporting_errors(handler: Handler) -> Handler:
-    """`handler`, with a PylockenvError (its exit code) or OSError (125) printed as one line."""
-
-    def run(ns: argparse.Namespace) -> int:
-        try:
-            return handler(ns)
-        except PylockenvError as exc:
-            print(f"pylockenv: error: {exc}", file=sys.stderr)
-            return exc.exit_code
-        except OSError as exc:
-            # The disk saying no (a cache we may not read, say): a sentence too.
-            print(f"pylockenv: error: {exc}", file=sys.stderr)
-            return EXIT_PYLOCKENV_FAILED
-        except KeyboardInterrupt:
-            print("pylockenv: interrupted", file=sys.stderr)
-            return EXIT_SIGNAL_BASE + signal.SIGINT
-
-    return run
 
 
 def _host_filter(ns: argparse.Namespace, this_host: str) -> str | None:
@@ -283,7 +258,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="also list the entries of the cache that are not environments",
     )
     _host_argument(listing, default=ALL_HOSTS)
-    listing.set_defaults(handler=_reporting_errors(run_list))
+    listing.set_defaults(handler=run_list)
 
     show = subcommands.add_parser(
         "show",
@@ -310,7 +285,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="read HASH|SPEC as a spec file even when it looks like an env's name",
     )
     show.add_argument("--json", action="store_true", help="print JSON")
-    show.set_defaults(handler=_reporting_errors(run_show))
+    show.set_defaults(handler=run_show)
 
     gc = subcommands.add_parser(
         "gc",
@@ -338,4 +313,4 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "-v", "--verbose", action="store_true", help="one line on stderr per env as gc goes"
     )
     _host_argument(gc, default="this")
-    gc.set_defaults(handler=_reporting_errors(run_gc))
+    gc.set_defaults(handler=run_gc)

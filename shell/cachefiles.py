@@ -15,6 +15,8 @@ import stat
 from pylockenv.core.errors import PylockenvError
 from pylockenv.core.layout import EnvLayout, is_ready
 
+from .hostfacts import stat_kind
+
 _NO_FOLLOW = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
@@ -23,17 +25,21 @@ class CacheFileError(PylockenvError):
 
 
 def file_type(mode: int) -> str:
-    """The kind of file `mode` describes, for messages: "a regular file", "a FIFO", ..."""
-    kinds = (
-        (stat.S_ISREG, "a regular file"),
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISLNK, "a symbolic link"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    )
-    return next((name for test, name in kinds if test(mode)), "an unknown kind of file")
+    """The kind of file `mode` describes (an lstat's: links included), for messages:
+    "a regular file", "a FIFO (named pipe)", ..."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return _KIND_WORDS.get(stat_kind(mode), "an unknown kind of file")
+
+
+_KIND_WORDS = {
+    "file": "a regular file",
+    "directory": "a directory",
+    "character device": "a character device",
+    "block device": "a block device",
+    "FIFO": "a FIFO (named pipe)",
+    "socket": "a socket",
+}
 
 
 def _refused(path: str, what: str) -> CacheFileError:

@@ -321,10 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser(with_cache_commands=not own or own[0] not in ENV_COMMANDS)
     ns = parser.parse_args(own)
     handler = getattr(ns, "handler", None)
-    if handler is not None:
-        code: int = handler(ns)
-        return code
     try:
+        if handler is not None:
+            code: int = handler(ns)
+            return code
         return _run_or_provision(ns.usage_parser, ns, extra)
     except PylockenvError as exc:
         print(f"pylockenv: error: {exc}", file=sys.stderr)
@@ -334,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pylockenv: error: {exc}", file=sys.stderr)
         return EXIT_PYLOCKENV_FAILED
     except KeyboardInterrupt:
-        # Ctrl-C before or after the part where execute() owns the signals.
+        # Ctrl-C outside the part where the signal relay owns the signals.
         print("pylockenv: interrupted", file=sys.stderr)
         return EXIT_SIGNAL_BASE + signal.SIGINT
 
