@@ -274,8 +274,9 @@ def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None 
         from .provenance import staleness_warnings
 
         progress.say(f"env {plan.env_hash}: reusing {env.path}")
-        for warning in staleness_warnings(plan, read_marker(env)):
-            progress.say(f"warning: {warning}")
+        if any(dep.kind == "file" for dep in plan.local_extra_deps):  # else nothing can be stale
+            for warning in staleness_warnings(plan, read_marker(env)):
+                progress.say(f"warning: {warning}")
         return
     uv_version = check_before_provisioning(plan)
     with _provisioning_lock(plan, progress, lock_timeout):
