@@ -20,6 +20,9 @@ MIB = 1024 * 1024
 SPEC_FILE_MAX_BYTES = 1 * MIB
 PYLOCK_FILE_MAX_BYTES = 16 * MIB
 PATH_MAX_BYTES = 4096
+# Linux's MAX_ARG_STRLEN (32 pages): the most one argument or one `NAME=value` entry of a
+# process's environment may hold, NUL included; a longer one makes exec fail with E2BIG.
+ENV_ENTRY_MAX_BYTES = 131072
 # How much of a value an error message quotes before cutting it short.
 SHOWN_MAX_CHARS = 80
 # How long a path an error message shows as it is (a longer one is quoted and cut).
@@ -83,6 +86,18 @@ def text_problem(value: str) -> str | None:
             f"holds {what}, which is not UTF-8 text; pylockenv takes only UTF-8 paths and "
             "values (it names environments by hashing paths as UTF-8, as the reference "
             "implementation does), so rename the file or directory, or give a UTF-8 value"
+        )
+    return None
+
+
+def env_entry_problem(name: str, value: str) -> str | None:
+    """Why `name=value` cannot be in a process's environment: it is too long (E2BIG)."""
+    size = len(name.encode("utf-8")) + len(value.encode("utf-8")) + 2  # "=" and the NUL
+    if size > ENV_ENTRY_MAX_BYTES:
+        return (
+            f"makes an environment entry of {size:,} bytes, and Linux starts no program "
+            f"with one over {ENV_ENTRY_MAX_BYTES:,} (E2BIG); pass a large value in a file "
+            "and its path in the variable"
         )
     return None
 

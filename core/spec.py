@@ -25,6 +25,7 @@ from .errors import SpecError
 from .limits import (
     LISTED_MAX_ITEMS,
     SHOWN_MAX_CHARS,
+    env_entry_problem,
     listed,
     path_entry_problem,
     path_problem,
@@ -248,6 +249,10 @@ def _check_semantics(command: PythonEnvCommand, source: str, path: str) -> None:
         problem = text_problem(value)
         if problem is not None:
             raise fail(name, f"{label} {problem}.")
+    for key, value in command.env.items():
+        problem = env_entry_problem(key, value)
+        if problem is not None:
+            raise fail(_env_field(key), f"{shown(value)} {problem}.")
     paths = _path_fields(command.pylock, command.local_extra_deps, command.prepend_paths)
     for kind, name, value in paths:
         if not value.strip():

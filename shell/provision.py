@@ -14,6 +14,7 @@ readiness once more, since gc may have removed it in between.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -100,6 +101,16 @@ def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
             stderr=subprocess.STDOUT,
         )
     except OSError as exc:
+        if exc.errno == errno.E2BIG:
+            raise ProvisionError(
+                step=step.name,
+                env_path=env.path,
+                returncode=-1,
+                tail=[
+                    "uv could not be started: its arguments and environment (the caller's "
+                    "and the spec's env) exceed the system's limit (E2BIG); make them smaller"
+                ],
+            ) from None
         raise UvNotFoundError(
             f"cannot start uv at {step.argv[0]!r} ({exc.strerror}); set {UV_ENV_VAR} or --uv "
             "to a working uv executable."
