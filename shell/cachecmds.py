@@ -258,7 +258,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="also list the entries of the cache that are not environments",
     )
     _host_argument(listing, default=ALL_HOSTS)
-    listing.set_defaults(handler=run_list)
+    listing.set_defaults(usage_parser=listing, handler=run_list)
 
     show = subcommands.add_parser(
         "show",
@@ -285,7 +285,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="read HASH|SPEC as a spec file even when it looks like an env's name",
     )
     show.add_argument("--json", action="store_true", help="print JSON")
-    show.set_defaults(handler=run_show)
+    show.set_defaults(usage_parser=show, handler=run_show)
 
     gc = subcommands.add_parser(
         "gc",
@@ -313,4 +313,4 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "-v", "--verbose", action="store_true", help="one line on stderr per env as gc goes"
     )
     _host_argument(gc, default="this")
-    gc.set_defaults(handler=run_gc)
+    gc.set_defaults(usage_parser=gc, handler=run_gc)

@@ -319,7 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_PYLOCKENV_FAILED
     parser = _build_parser(with_cache_commands=not own or own[0] not in ENV_COMMANDS)
-    ns = parser.parse_args(own)
+    ns, unknown = parser.parse_known_args(own)
+    if unknown:
+        # Said by the subcommand's parser, so that its usage (not the top level's) is shown.
+        usage: argparse.ArgumentParser = getattr(ns, "usage_parser", parser)
+        usage.error(f"unrecognized arguments: {' '.join(unknown)}")
     handler = getattr(ns, "handler", None)
     try:
         if handler is not None:
