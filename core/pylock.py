@@ -16,13 +16,13 @@ from .limits import clipped, shown
 PylockFormat = Literal["pylock", "requirements"]
 
 # PEP 751: "pylock.toml", or "pylock.<name>.toml" with a name free of dots.
-_PYLOCK_NAME = re.compile(r"^pylock\.(?:[^.]+\.)?toml$")
+_PYLOCK_NAME = re.compile(r"pylock\.(?:[^.]+\.)?toml")
 
 
 def pylock_format(path: str, where: str) -> PylockFormat:
     """How uv will read the file at `path`, judged by its name, as uv judges it."""
     name = path.rsplit("/", 1)[-1]
-    if _PYLOCK_NAME.match(name):
+    if _PYLOCK_NAME.fullmatch(name):
         return "pylock"
     if name.endswith(".txt"):
         return "requirements"
