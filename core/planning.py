@@ -14,6 +14,7 @@ from .envkind import EnvKind
 from .errors import PlanError
 from .facts import FileKind, HostFacts
 from .layout import HASH_LENGTH, EnvLayout, cache_layout
+from .limits import shown_path
 from .paths import absolute_path
 from .pylock import PylockFormat, pylock_format, version_to_check
 from .spec import Spec, check_resolved_paths
@@ -173,33 +174,33 @@ def _require_existing(
     fact = facts.file(pylock)
     if fact.kind == "missing":
         raise PlanError(
-            f"{spec.source}: pylock: {pylock} does not exist; check the path "
+            f"{spec.source}: pylock: {shown_path(pylock)} does not exist; check the path "
             "(a relative path is read from the spec file's directory)."
         )
     if fact.kind != "file" or fact.mtime is None:
         raise PlanError(
-            f"{spec.source}: pylock: {pylock} is a {fact.kind}, not a regular file; "
+            f"{spec.source}: pylock: {shown_path(pylock)} is a {fact.kind}, not a regular file; "
             "point it at the pylock.toml file itself."
         )
     for i, dep in enumerate(extras):
         kind = facts.file(dep).kind
         if kind == "missing":
             raise PlanError(
-                f"{spec.source}: local_extra_deps[{i}]: {dep} does not exist; build the wheel "
-                "first or fix the path."
+                f"{spec.source}: local_extra_deps[{i}]: {shown_path(dep)} does not exist; build "
+                "the wheel first or fix the path."
             )
         if kind not in ("file", "directory"):
             raise PlanError(
-                f"{spec.source}: local_extra_deps[{i}]: {dep} is a {kind}; give a wheel file "
-                "or a source tree."
+                f"{spec.source}: local_extra_deps[{i}]: {shown_path(dep)} is a {kind}; give a "
+                "wheel file or a source tree."
             )
     for i, entry in enumerate(prepend):
         kind = facts.file(entry).kind
         if kind != "directory":
             what = "does not exist" if kind == "missing" else f"is a {kind}, not a directory"
             raise PlanError(
-                f"{spec.source}: prepend_paths[{i}]: {entry} {what}; PATH entries must be "
-                "directories."
+                f"{spec.source}: prepend_paths[{i}]: {shown_path(entry)} {what}; PATH entries "
+                "must be directories."
             )
     return fact.mtime
 

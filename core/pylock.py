@@ -11,7 +11,7 @@ import re
 from typing import Literal
 
 from .errors import PylockError
-from .limits import clipped, shown
+from .limits import clipped, shown, shown_path
 
 PylockFormat = Literal["pylock", "requirements"]
 
@@ -27,8 +27,8 @@ def pylock_format(path: str, where: str) -> PylockFormat:
     if name.endswith(".txt"):
         return "requirements"
     raise PylockError(
-        f"{where}: pylock: {path} is named {name!r}, and uv reads a lock file only when it is "
-        "named 'pylock.toml' or 'pylock.<name>.toml' (PEP 751); rename the file "
+        f"{where}: pylock: {shown_path(path)} is named {shown(name)}, and uv reads a lock file "
+        "only when it is named 'pylock.toml' or 'pylock.<name>.toml' (PEP 751); rename the file "
         "(or point at a requirements .txt file instead)."
     )
 
@@ -64,13 +64,13 @@ def check_pylock_text(
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PylockError(
-            f"{where}: pylock: {path} is not valid TOML ({exc}); "
+            f"{where}: pylock: {shown_path(path)} is not valid TOML ({exc}); "
             "regenerate it, for example with 'uv export --format pylock.toml -o pylock.toml'."
         ) from None
     missing = [key for key in ("lock-version", "packages") if key not in document]
     if missing:
         raise PylockError(
-            f"{where}: pylock: {path} is TOML but not a PEP 751 lock file: it has no "
+            f"{where}: pylock: {shown_path(path)} is TOML but not a PEP 751 lock file: it has no "
             f"{' or '.join(repr(key) for key in missing)}; regenerate it, for example with "
             "'uv export --format pylock.toml -o pylock.toml'."
         )
@@ -81,20 +81,20 @@ def check_pylock_text(
 
     if not isinstance(requires, str):
         raise PylockError(
-            f"{where}: pylock: {path}: requires-python must be a string such as '>=3.11', "
-            f"got {shown(repr(requires))}; regenerate the lock file."
+            f"{where}: pylock: {shown_path(path)}: requires-python must be a string such as "
+            f"'>=3.11', got {shown(repr(requires))}; regenerate the lock file."
         )
     try:
         specifiers = SpecifierSet(requires)
     except InvalidSpecifier:
         raise PylockError(
-            f"{where}: pylock: {path}: requires-python {shown(requires)} is not a valid version "
-            "specifier; regenerate the lock file."
+            f"{where}: pylock: {shown_path(path)}: requires-python {shown(requires)} is not a "
+            "valid version specifier; regenerate the lock file."
         ) from None
     version = check_version
     if version is not None and not specifiers.contains(version, prereleases=True):
         raise PylockError(
-            f"{where}: the pylock {path} requires Python {clipped(requires)}, but the "
+            f"{where}: the pylock {shown_path(path)} requires Python {clipped(requires)}, but the "
             f"environment would use Python {version}; set python_version to a version that "
             f"satisfies {shown(requires)}, or lock for Python {version}."
         )
