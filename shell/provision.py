@@ -31,8 +31,10 @@ from pylockenv.core.planning import Plan, UvStep
 from .cachefiles import env_is_ready, open_regular
 from .envlocks import HeldLock, open_directory, open_in_use, try_flock, wait_for_flock
 from .errors import LockTimeoutError, ProvisionError, UvNotFoundError
+from .marker import read_marker, write_marker
 from .procenv import child_environ
 from .progress import Progress
+from .provenance import record_provenance, staleness_warnings
 from .uvbin import UV_ENV_VAR
 
 TAIL_LINES = 12
@@ -55,7 +57,7 @@ def check_before_provisioning(plan: Plan) -> str:
     against the plan's Python, and checks that uv runs and is recent enough.
     Returns what `uv --version` printed, for the provenance.
     """
-    from pylockenv.core.pylock import check_pylock_text
+    from pylockenv.core.pylock import check_pylock_text  # tomllib, packaging: only now
 
     from .specfile import read_pylock_file
     from .uvbin import known_uv_version
@@ -193,9 +195,6 @@ def _provision_cached(
     plan: Plan, progress: Progress, uv_version: str, lock_timeout: float | None
 ) -> None:
     """Under the provisioning lock: clear the env's place, run the steps, write the marker."""
-    from .marker import write_marker
-    from .provenance import record_provenance
-
     env = plan.env
     if os.path.lexists(env.path):
         if not os.path.isdir(env.path) or os.path.islink(env.path):
@@ -281,9 +280,6 @@ def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None 
     """Make the cached env of `plan` ready, provisioning it under its lock only if needed."""
     env = plan.env
     if env_is_ready(env):
-        from .marker import read_marker
-        from .provenance import staleness_warnings
-
         progress.say(f"env {plan.env_hash}: reusing {env.path}")
         if any(dep.kind == "file" for dep in plan.local_extra_deps):  # else nothing can be stale
             for warning in staleness_warnings(plan, read_marker(env)):
