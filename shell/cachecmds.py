@@ -143,9 +143,10 @@ def _show_env(env: EnvObservation, *, this_host: str, as_json: bool) -> int:
 
 
 def _show_spec(path: str, name: str | None, *, this_host: str, as_json: bool) -> int:
-    from . import load, plan
+    from .planfiles import plan_with_facts
+    from .specfile import read_spec_file
 
-    the_plan = plan(load(path, name))
+    the_plan, _ = plan_with_facts(read_spec_file(path, name))
     env = None
     if the_plan.mode == "cached":
         found = observe_env(the_plan.env, sizes=True)

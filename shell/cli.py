@@ -159,7 +159,7 @@ def _build_parser(*, with_cache_commands: bool = True) -> argparse.ArgumentParse
 def _spec_from_args(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Spec:
     from pylockenv.core.spec import command_from_flags
 
-    from .specfile import read_spec_file as load
+    from .specfile import read_spec_file
 
     flag_form = ns.pylock is not None or ns.command is not None
     if ns.spec is not None and flag_form:
@@ -171,7 +171,7 @@ def _spec_from_args(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> 
             "a command given by --pylock and --command; with SPEC, write them in the spec file"
         )
     if ns.spec is not None:
-        return load(ns.spec, ns.name)
+        return read_spec_file(ns.spec, ns.name)
     if ns.pylock is None or ns.command is None:
         parser.error("give SPEC [NAME], or both --pylock and --command")
     return command_from_flags(
