@@ -366,7 +366,14 @@ def provision_ephemeral(plan: Plan, progress: Progress) -> HeldLock:
     try:
         lock = HeldLock(open_directory(env))
         # gc holds it exclusively only when it took the new directory for an orphan.
-        taken = try_flock(lock.fd, fcntl.LOCK_SH)
+        try:
+            taken = try_flock(lock.fd, fcntl.LOCK_SH)
+        except OSError as exc:  # a file system that cannot lock a directory (some NFS)
+            raise CacheNotWritableError(
+                f"cannot lock the ephemeral env {env.path} ({exc.strerror}); its directory "
+                "must take a flock (some NFS mounts refuse one on a directory): for "
+                "refresh: true, set XDG_CACHE_HOME to a local disk."
+            ) from None
         try:
             same = os.stat(env.path).st_ino == os.fstat(lock.fd).st_ino
         except FileNotFoundError:
