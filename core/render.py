@@ -110,6 +110,19 @@ def _launch(
     return " ".join(rendered)
 
 
+# flock(1) takes each lock; where it is missing the script says so once and goes on
+# unlocked, as a person running it by hand on such a host would have to.
+_FLOCK = "$flock"
+_FLOCK_LINES = (
+    "flock=flock",
+    "if ! command -v flock >/dev/null 2>&1; then  # no flock(1) here: the script takes no lock",
+    "  printf '%s\\n' 'pylockenv: no flock(1) here: running without the locks that keep "
+    "concurrent runs and gc apart' >&2",
+    "  flock=:",
+    "fi",
+)
+
+
 def _programs(plan: Plan) -> list[str]:
     run = plan.run
     started = [step.argv[0] for step in plan.steps] + [run.python_argv[0]]
@@ -131,7 +144,7 @@ def _provision_lines(plan: Plan, words: _Words) -> list[str]:
             f"trap {shlex.quote('rm -rf ' + words.file(env.path))} EXIT  # ephemeral: removed "
             "whatever happens",
             f"exec 8<{words.file(env.path)}",
-            "flock -s 8  # the env's directory lock, held while it lives: gc leaves it alone",
+            f"{_FLOCK} -s 8  # the env's directory lock, held while it lives: gc leaves it alone",
             *steps,
         ]
     assert plan.lock_path is not None
@@ -142,7 +155,7 @@ def _provision_lines(plan: Plan, words: _Words) -> list[str]:
         f"if {not_ready}; then  # not ready: no marker, or a bin/python that does not resolve",
         f"  mkdir -p {words.file(env.parent)}",
         f"  exec 9>>{words.file(plan.lock_path)}",
-        "  flock 9  # one provisioning at a time; the others wait here",
+        f"  {_FLOCK} 9  # one provisioning at a time; the others wait here",
         f"  if {not_ready}; then",
         f"    rm -rf {words.file(env.path)}  # a half-made or broken env in its place",
         *(f"    {line}" for line in steps),
@@ -168,7 +181,7 @@ def _in_use_lines(plan: Plan, words: _Words) -> list[str]:
         f"exit {EXIT_PYLOCKENV_FAILED}; fi",
         f"if true 2>/dev/null >>{in_use}; then  # not on a read-only cache",
         f"  exec 8>>{in_use}",
-        "  flock -s 8  # the in-use lock, held by the command: gc leaves the env alone",
+        f"  {_FLOCK} -s 8  # the in-use lock, held by the command: gc leaves the env alone",
         f"  if [ ! -e {marker} ]; then printf '%s\\n' {shlex.quote(gone)} >&2; "
         f"exit {EXIT_PYLOCKENV_FAILED}; fi",
         "fi",
@@ -219,6 +232,7 @@ def render_shell(plan: Plan) -> str:
         f"uv_path={words.word(plan.steps[0].env.path)}  # PATH for the uv steps",
         f"run_path={words.word(plan.run.env.path)}  # PATH for the command",
     ]
+    paths += _FLOCK_LINES
     if any("=" in program for program in _programs(plan)):
         paths.append(
             f"{_NICE}=$(command -v nice)  # starts the programs whose path holds '=', which "

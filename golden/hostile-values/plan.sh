@@ -7,12 +7,17 @@ set -eu
 v1=$(printf '3.11\012: > PWNEDx'); v1=${v1%x}
 uv_path=''  # PATH for the uv steps
 run_path=/scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin  # PATH for the command
+flock=flock
+if ! command -v flock >/dev/null 2>&1; then  # no flock(1) here: the script takes no lock
+  printf '%s\n' 'pylockenv: no flock(1) here: running without the locks that keep concurrent runs and gc apart' >&2
+  flock=:
+fi
 nice=$(command -v nice)  # starts the programs whose path holds '=', which env(1) would take for variables
 
 if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ] || [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
   mkdir -p /scratch/x=y/bfabric_app_runner/envs
   exec 9>>/scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf.lock
-  flock 9  # one provisioning at a time; the others wait here
+  $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ] || [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python ]; then
     rm -rf /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # a half-made or broken env in its place
     env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv venv -p "$v1" /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # create-venv
@@ -24,7 +29,7 @@ fi
 if [ -L /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.in-use ]; then printf '%s\n' 'pylockenv: /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.in-use is a symbolic link; remove it and run again' >&2; exit 125; fi
 if true 2>/dev/null >>/scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.in-use; then  # not on a read-only cache
   exec 8>>/scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.in-use
-  flock -s 8  # the in-use lock, held by the command: gc leaves the env alone
+  $flock -s 8  # the in-use lock, held by the command: gc leaves the env alone
   if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ]; then printf '%s\n' 'pylockenv: env 756f737bf13203bf was removed (by gc?) meanwhile; run again' >&2; exit 125; fi
 fi
 

@@ -5,11 +5,16 @@
 set -eu
 uv_path=/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
 run_path=/scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin:/usr/local/bin:/usr/bin:/bin  # PATH for the command
+flock=flock
+if ! command -v flock >/dev/null 2>&1; then  # no flock(1) here: the script takes no lock
+  printf '%s\n' 'pylockenv: no flock(1) here: running without the locks that keep concurrent runs and gc apart' >&2
+  flock=:
+fi
 
 if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
   mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
   exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71.lock
-  flock 9  # one provisioning at a time; the others wait here
+  $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # a half-made or broken env in its place
     env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # create-venv
@@ -21,7 +26,7 @@ fi
 if [ -L /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.in-use ]; then printf '%s\n' 'pylockenv: /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.in-use is a symbolic link; remove it and run again' >&2; exit 125; fi
 if true 2>/dev/null >>/scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.in-use; then  # not on a read-only cache
   exec 8>>/scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.in-use
-  flock -s 8  # the in-use lock, held by the command: gc leaves the env alone
+  $flock -s 8  # the in-use lock, held by the command: gc leaves the env alone
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned ]; then printf '%s\n' 'pylockenv: env fec4a922e41c9f71 was removed (by gc?) meanwhile; run again' >&2; exit 125; fi
 fi
 
