@@ -1,19 +1,23 @@
 """Real artefacts for the shell's tests: tiny wheels, pylock files that point at them, specs.
 
 A wheel is a zip with a few metadata files; a pylock.toml (PEP 751) can list it by
-`path`, so `uv pip install --offline` installs it with no network at all.
+`path`, so `uv pip install --offline` installs it with no network at all. The one app
+the tests run is the probe (`make_app`): a console script that reports what it sees,
+exits or dies as told, and waits for signals or for a file.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import subprocess
 import sys
 import sysconfig
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 PY_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -98,3 +102,126 @@ def venv_borrowing_dependencies(path: Path) -> Path:
     ).stdout.strip()
     (Path(site) / "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return python
+
+
+# The probe app: one console script, `probe`, also runnable as `python -m probe_app`.
+#   probe env                  print what the process sees, as JSON (see `probe_report`)
+#   probe exit N               exit with status N
+#   probe kill-self N          die of signal N
+#   probe wait-signal FILE     write FILE.ready, wait for SIGTERM or SIGINT, write the
+#                              signal's number to FILE and exit 0
+#   probe count-sigint FILE    write FILE.ready, append a line to FILE per SIGINT, and exit
+#                              0 half a second after the first
+#   probe count-signals FILE [GO]
+#                              write its pid to FILE.ready, append the number of each
+#                              SIGTERM, SIGHUP or SIGINT to FILE, and exit 0 half a second
+#                              after the first; exit 0 at once when GO exists
+PROBE_SOURCE = """\
+import json
+import os
+import signal
+import sys
+import time
+
+
+def main():
+    what, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("env", [])
+    if what == "env":
+        extra = None
+        try:
+            import extra_app
+            extra = extra_app.VERSION
+        except ImportError:
+            pass
+        print(json.dumps({"argv0": sys.argv[0], "args": rest, "environ": dict(os.environ),
+                          "prefix": sys.prefix, "extra": extra,
+                          "prefix_mode": os.stat(sys.prefix).st_mode & 0o777}))
+    elif what == "exit":
+        sys.exit(int(rest[0]))
+    elif what == "kill-self":
+        os.kill(os.getpid(), int(rest[0]))
+        time.sleep(60)
+    elif what == "count-sigint":
+        def count(signum, frame):
+            with open(rest[0], "a") as stream:
+                stream.write("SIGINT\\n")
+        signal.signal(signal.SIGINT, count)
+        open(rest[0] + ".ready", "w").close()
+        while not os.path.exists(rest[0]):
+            time.sleep(0.01)
+        time.sleep(0.5)  # long enough for a second SIGINT to arrive, if one is coming
+    elif what == "count-signals":
+        def note(signum, frame):
+            with open(rest[0], "a") as stream:
+                stream.write(f"{signum}\\n")
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(signum, note)
+        with open(rest[0] + ".tmp", "w") as stream:
+            stream.write(str(os.getpid()))
+        os.rename(rest[0] + ".tmp", rest[0] + ".ready")
+        deadline = time.monotonic() + 60
+        while not os.path.exists(rest[0]) and time.monotonic() < deadline:
+            if rest[1:] and os.path.exists(rest[1]):
+                return
+            time.sleep(0.01)
+        time.sleep(0.5)  # long enough for a second copy to arrive, if one is coming
+    elif what == "wait-signal":
+        def record(signum, frame):
+            with open(rest[0], "w") as stream:
+                stream.write(str(signum))
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, record)
+        signal.signal(signal.SIGINT, record)
+        open(rest[0] + ".ready", "w").close()
+        time.sleep(60)
+        sys.exit(9)
+
+
+if __name__ == "__main__":
+    main()
+"""
+# The local extra `make_app` can add: a module `extra_app` whose VERSION `probe env` reports.
+EXTRA_VERSION = "2.5"
+
+
+def build_probe_wheel(directory: Path) -> Path:
+    """Write the probe app's wheel (`probe-app`, console script `probe`) into `directory`."""
+    return build_wheel(
+        directory,
+        "probe-app",
+        modules={"probe_app.py": PROBE_SOURCE},
+        console_scripts={"probe": "probe_app:main"},
+    )
+
+
+def make_app(
+    root: Path,
+    *,
+    command: str = "probe env",
+    extra_spec: str = "",
+    local_extra: bool = False,
+    refresh: bool = False,
+) -> Path:
+    """Write the probe's wheel, a pylock.toml listing it and a spec file under `root`.
+
+    `local_extra` adds the wheel `wheels/extra_app-2.5-py3-none-any.whl` as the spec's
+    local extra; `extra_spec` is appended to the spec as written. Returns the spec's path.
+    """
+    wheels = root / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    write_pylock(root / "pylock.toml", [build_probe_wheel(wheels)])
+    lines = [f"command: {command}", "pylock: pylock.toml"]
+    if local_extra:
+        extra = build_wheel(wheels, "extra-app", EXTRA_VERSION)
+        lines += ["local_extra_deps:", f"  - {extra.relative_to(root)}"]
+    if refresh:
+        lines.append("refresh: true")
+    spec = root / "spec.yml"
+    spec.write_text("\n".join(lines) + "\n" + extra_spec)
+    return spec
+
+
+def probe_report(stdout: str) -> dict[str, Any]:
+    """What `probe env` printed: the last line of `stdout`, as JSON."""
+    report: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    return report

@@ -1,8 +1,23 @@
-"""Shared pytest configuration: the `--update-golden` option of the golden-plan suite."""
+"""The test harness, as fixtures (its plain functions are in harness.py), and the
+`--update-golden` option of the golden-plan suite.
+
+    uv_cache      one uv cache for the whole session
+    cache         this test's pylockenv cache (a CacheDir under tmp_path; not created)
+    environ       the environment of a pylockenv process this test starts, using `cache`
+    in_process    this process's environment made `environ`, its working directory tmp_path
+    run_main      `pylockenv ARGS` run by main() in this process, under `in_process`
+    provisioned   one env provisioned for real for the session; tests copy it (copy_to)
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+from harness import CacheDir, MainRunner, ProvisionedEnv, process_environ, provision_env
+
+from pylockenv.shell.cli import main
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -18,3 +33,59 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run was asked to rewrite golden files (`pytest --update-golden`)."""
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One uv cache for every test: each wheel is unpacked once, then linked from there."""
+    return tmp_path_factory.mktemp("uv-cache")
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> CacheDir:
+    """This test's own pylockenv cache, under tmp_path/xdg (not created)."""
+    return CacheDir(tmp_path / "xdg")
+
+
+@pytest.fixture
+def environ(cache: CacheDir, uv_cache: Path) -> dict[str, str]:
+    """The environment of a pylockenv process this test starts (`harness.process_environ`);
+    a fresh dict, which the test may change."""
+    return process_environ(cache, uv_cache)
+
+
+@pytest.fixture
+def in_process(
+    environ: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """For a test that calls pylockenv in this process: os.environ is exactly `environ`
+    and the working directory is tmp_path until the test ends. Returns `environ`."""
+    for key in os.environ.keys() - environ.keys():
+        monkeypatch.delenv(key)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    return environ
+
+
+@pytest.fixture
+def run_main(in_process: dict[str, str], capsys: pytest.CaptureFixture[str]) -> MainRunner:
+    """Run `pylockenv ARGS` by calling main() in this process; returns its exit code and
+    what it printed on stdout and stderr."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def provisioned(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> ProvisionedEnv:
+    """The probe app's env, provisioned for real once for the session. Tests copy it
+    (`provisioned.copy_to(cache)`); one that must change it puts back what it changed."""
+    return provision_env(tmp_path_factory.mktemp("provisioned"), uv_cache)

@@ -10,22 +10,16 @@ provisioning was killed (no marker) and an ephemeral env whose run is gone.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
-from cachekit import cache_environ, copy_env, provision_template, set_last_use
+from harness import provision_env, run_pylockenv, set_last_use
 
 
-def show(args: list[str], env: dict[str, str], scratch: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "pylockenv.shell.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+def show(args: list[str], environ: Mapping[str, str], scratch: str) -> None:
+    done = run_pylockenv(environ, *args)
+    assert done.returncode == 0, done.stderr
     print(f"$ pylockenv {' '.join(args)}")
     print(done.stdout.replace(scratch, "/scratch").rstrip("\n"))
     print()
@@ -34,18 +28,18 @@ def show(args: list[str], env: dict[str, str], scratch: str) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         scratch = os.path.realpath(scratch)
-        template = provision_template(Path(scratch))
-        set_last_use(copy_env(template, template.xdg, "5c2e0a61d9b7f3e4"), 40 * 86400)
-        (copy_env(template, template.xdg, "a17f03c2b88e9d10") / ".provisioned").write_text("")
-        (copy_env(template, template.xdg, "e9d4c7b2a1f06358") / ".provisioned").unlink()
-        dead = copy_env(template, template.xdg, "env_3fa9c1d2e4b5a6f7", kind="ephemeral")
+        provisioned = provision_env(Path(scratch), Path(scratch) / "uv-cache")
+        cache = provisioned.cache
+        set_last_use(provisioned.copy_to(cache, "5c2e0a61d9b7f3e4"), 40 * 86400)
+        (provisioned.copy_to(cache, "a17f03c2b88e9d10") / ".provisioned").write_text("")
+        (provisioned.copy_to(cache, "e9d4c7b2a1f06358") / ".provisioned").unlink()
+        dead = provisioned.copy_to(cache, "env_3fa9c1d2e4b5a6f7", kind="ephemeral")
         (dead / ".in-use").touch()
-        env = cache_environ(template.xdg, template.uv_cache)
-        spec = str(template.project.spec)
-        show(["list"], env, scratch)
-        show(["show", template.env_hash], env, scratch)
-        show(["gc", "--dry-run"], env, scratch)
-        print(f"(spec used by the envs: {spec.replace(scratch, '/scratch')})")
+        environ = provisioned.environ
+        show(["list"], environ, scratch)
+        show(["show", provisioned.env_hash], environ, scratch)
+        show(["gc", "--dry-run"], environ, scratch)
+        print(f"(spec used by the envs: {str(provisioned.spec).replace(scratch, '/scratch')})")
 
 
 if __name__ == "__main__":

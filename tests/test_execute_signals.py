@@ -1,4 +1,8 @@
-"""Signals reach the command; in-process, `execute` leaves the caller's process as it was."""
+"""Signals reach the command; in-process, `execute` leaves the caller's process as it was.
+
+That a signal sent to a run, however it is sent, reaches its command exactly once is
+test_cache_protocol's.
+"""
 
 from __future__ import annotations
 
@@ -13,24 +17,12 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
-from envtools import make_app, pylockenv_argv, run_env, start_cli, wait_for, write_uv_wrapper
+from builders import make_app
+from harness import execute_argv, pylockenv_argv, wait_for, write_uv_wrapper
 
 from pylockenv.shell import execute, load, plan
 from pylockenv.shell.errors import CommandNotFoundError, ProvisionError
 from pylockenv.shell.progress import Progress
-
-
-@pytest.fixture(scope="module")
-def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("uv-cache")
-
-
-@pytest.fixture
-def in_process_env(tmp_path: Path, uv_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """This process's environment as a pylockenv run needs it (undone after the test)."""
-    for key, value in run_env(tmp_path, uv_cache).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
 
 
 def quiet() -> Progress:
@@ -41,21 +33,7 @@ def caller_handler(signum: int, frame: FrameType | None) -> None:
     raise AssertionError("the caller's handler must not run in these tests")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_signal_to_the_runner_reaches_the_command_and_the_runner_exits_with_its_status(
-    tmp_path: Path, uv_cache: Path, signum: signal.Signals
-) -> None:
-    record = tmp_path / "signal.txt"
-    spec = make_app(tmp_path, command=f"probe wait-signal {record}")
-    runner = start_cli(run_env(tmp_path, uv_cache), "run", str(spec))
-    wait_for(lambda: Path(f"{record}.ready").exists(), what="the command to start")
-    os.kill(runner.pid, signum)
-    _, stderr = runner.communicate(timeout=60)
-    assert record.read_text() == str(int(signum))
-    assert runner.returncode == 0, stderr
-
-
-@pytest.mark.usefixtures("in_process_env")
+@pytest.mark.usefixtures("in_process")
 def test_execute_leaves_environ_cwd_and_signal_handlers_as_they_were(tmp_path: Path) -> None:
     spec = make_app(tmp_path, command="probe exit 4", extra_spec="env:\n  ONLY_IN_CHILD: x\n")
     environ, cwd = dict(os.environ), os.getcwd()
@@ -72,7 +50,7 @@ def test_execute_leaves_environ_cwd_and_signal_handlers_as_they_were(tmp_path: P
             signal.signal(signum, handler)
 
 
-@pytest.mark.usefixtures("in_process_env")
+@pytest.mark.usefixtures("in_process")
 def test_execute_raises_command_not_found_and_restores_handlers(tmp_path: Path) -> None:
     spec = make_app(tmp_path, command="missing-tool")
     before = signal.getsignal(signal.SIGTERM)
@@ -82,7 +60,7 @@ def test_execute_raises_command_not_found_and_restores_handlers(tmp_path: Path) 
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-@pytest.mark.usefixtures("in_process_env")
+@pytest.mark.usefixtures("in_process")
 def test_execute_raises_provision_error_naming_the_step(tmp_path: Path) -> None:
     spec = make_app(tmp_path, command="probe exit 0")
     failing = write_uv_wrapper(tmp_path / "bin", log=tmp_path / "uv.log", fail_on="venv")
@@ -92,13 +70,14 @@ def test_execute_raises_provision_error_naming_the_step(tmp_path: Path) -> None:
     assert raised.value.tail == ("error: wrapper refuses venv",)
 
 
-def test_ctrl_c_at_a_terminal_reaches_the_command_once(tmp_path: Path, uv_cache: Path) -> None:
+def test_ctrl_c_at_a_terminal_reaches_the_command_once(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
     record = tmp_path / "sigints.txt"
     spec = make_app(tmp_path, command=f"probe count-sigint {record}")
-    env = run_env(tmp_path, uv_cache)
     pid, terminal = pty.fork()  # the child leads a session whose terminal is the pty
     if pid == 0:
-        os.execve(sys.executable, pylockenv_argv("run", "-q", str(spec)), env)
+        os.execve(sys.executable, pylockenv_argv("run", "-q", str(spec)), environ)
     try:
         wait_for(lambda: Path(f"{record}.ready").exists(), what="the command to start")
         os.write(terminal, b"\x03")  # the terminal sends SIGINT to its foreground group
@@ -112,8 +91,9 @@ def test_ctrl_c_at_a_terminal_reaches_the_command_once(tmp_path: Path, uv_cache:
     assert os.waitstatus_to_exitcode(status) == 0
 
 
-@pytest.mark.usefixtures("in_process_env")
-def test_an_ignored_signal_stays_ignored_for_the_command(tmp_path: Path) -> None:
+def test_an_ignored_signal_stays_ignored_for_the_command(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
     spec = make_app(
         tmp_path,
         command="-c 'import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)'",
@@ -121,15 +101,7 @@ def test_an_ignored_signal_stays_ignored_for_the_command(tmp_path: Path) -> None
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         result = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from pylockenv.shell import execute, load, plan;"
-                " sys.exit(execute(plan(load(sys.argv[1]))))",
-                str(spec),
-            ],
-            capture_output=True,
-            text=True,
+            execute_argv(spec), env=environ, capture_output=True, text=True, timeout=120
         )
     finally:
         signal.signal(signal.SIGINT, previous)

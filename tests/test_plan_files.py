@@ -15,54 +15,41 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from envtools import (
-    cache_root,
-    cli,
-    env_dirs,
-    files_under,
-    make_app,
-    run_env,
-    uv_calls,
-    write_uv_wrapper,
-)
+from builders import make_app, probe_report
+from harness import CacheDir, files_under, run_pylockenv, uv_calls, write_uv_wrapper
 
 
-@pytest.fixture(scope="module")
-def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("uv-cache")
-
-
-def save_plan(env: dict[str, str], spec: Path, target: Path, *names: str) -> dict[str, Any]:
-    made = cli(env, "run", str(spec), *names, "--print-plan", "--json")
+def save_plan(environ: dict[str, str], spec: Path, target: Path, *names: str) -> dict[str, Any]:
+    made = run_pylockenv(environ, "run", str(spec), *names, "--print-plan", "--json")
     assert made.returncode == 0, made.stderr
     target.write_text(made.stdout)
     document: dict[str, Any] = json.loads(made.stdout)
     return document
 
 
-def test_a_plan_file_is_the_plan_with_its_version_and_facts(tmp_path: Path, uv_cache: Path) -> None:
+def test_a_plan_file_is_the_plan_with_its_version_and_facts(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir
+) -> None:
     spec = make_app(tmp_path, local_extra=True)
-    env = run_env(tmp_path, uv_cache)
-    document = save_plan(env, spec, tmp_path / "plan.json")
+    document = save_plan(environ, spec, tmp_path / "plan.json")
     assert document["plan_file_version"] == 1
     made_from = document["made_from"]
     assert made_from["host"]["hostname"] == document["host"]
     assert str(tmp_path / "pylock.toml") in made_from["files"]
     assert made_from["spec"]["path"] == str(spec)
-    assert files_under(cache_root(tmp_path)) == []  # a dry run creates nothing
+    assert files_under(cache.root) == []  # a dry run creates nothing
 
 
 def test_apply_provisions_if_needed_and_runs_the_plan_with_arguments(
-    tmp_path: Path, uv_cache: Path
+    tmp_path: Path, environ: dict[str, str]
 ) -> None:
     spec = make_app(tmp_path)
-    env = run_env(tmp_path, uv_cache)
     plan_file = tmp_path / "plan.json"
-    document = save_plan(env, spec, plan_file)
+    document = save_plan(environ, spec, plan_file)
     for _ in range(2):  # cold (provisions), then warm
-        done = cli(env, "apply", str(plan_file), "--", "x", "y")
+        done = run_pylockenv(environ, "apply", str(plan_file), "--", "x", "y")
         assert done.returncode == 0, done.stderr
-        seen = json.loads(done.stdout)
+        seen = probe_report(done.stdout)
         assert seen["args"] == ["x", "y"]
         assert seen["prefix"] == document["env_path"]
     assert "reusing" in done.stderr
@@ -74,12 +61,11 @@ def touch(path: Path) -> None:
 
 @pytest.mark.parametrize("what", ["pylock", "spec", "home"])
 def test_apply_refuses_a_stale_plan_with_what_changed(
-    tmp_path: Path, uv_cache: Path, what: str
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir, what: str
 ) -> None:
     spec = make_app(tmp_path)
-    env = run_env(tmp_path, uv_cache)
     plan_file = tmp_path / "plan.json"
-    save_plan(env, spec, plan_file)
+    save_plan(environ, spec, plan_file)
     if what == "pylock":
         touch(tmp_path / "pylock.toml")
         expected = f"'{tmp_path}/pylock.toml': file"
@@ -87,14 +73,14 @@ def test_apply_refuses_a_stale_plan_with_what_changed(
         spec.write_text(spec.read_text() + "# edited\n")
         expected = f"spec '{spec}'"
     else:
-        env["HOME"] = str(tmp_path / "elsewhere")
+        environ["HOME"] = str(tmp_path / "elsewhere")
         expected = "home directory:"
-    done = cli(env, "apply", str(plan_file))
+    done = run_pylockenv(environ, "apply", str(plan_file))
     assert done.returncode == 125
     assert "is stale" in done.stderr
     assert expected in done.stderr
     assert "Traceback" not in done.stderr
-    assert files_under(cache_root(tmp_path)) == []
+    assert files_under(cache.root) == []
 
 
 @pytest.mark.parametrize(
@@ -107,64 +93,67 @@ def test_apply_refuses_a_stale_plan_with_what_changed(
     ],
 )
 def test_apply_of_what_is_no_plan_file_is_a_clear_error(
-    tmp_path: Path, uv_cache: Path, content: str, words: str
+    tmp_path: Path, environ: dict[str, str], content: str, words: str
 ) -> None:
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(content)
-    done = cli(run_env(tmp_path, uv_cache), "apply", str(plan_file))
+    done = run_pylockenv(environ, "apply", str(plan_file))
     assert done.returncode == 125
     assert words in done.stderr
     assert "Traceback" not in done.stderr
 
 
-def test_apply_of_a_missing_file_or_a_fifo_is_a_clear_error(tmp_path: Path, uv_cache: Path) -> None:
-    env = run_env(tmp_path, uv_cache)
-    missing = cli(env, "apply", str(tmp_path / "nope.json"))
+def test_apply_of_a_missing_file_or_a_fifo_is_a_clear_error(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    missing = run_pylockenv(environ, "apply", str(tmp_path / "nope.json"))
     assert (missing.returncode, "does not exist" in missing.stderr) == (125, True)
     os.mkfifo(tmp_path / "fifo.json")
-    fifo = cli(env, "apply", str(tmp_path / "fifo.json"), timeout=30)
+    fifo = run_pylockenv(environ, "apply", str(tmp_path / "fifo.json"), timeout=30)
     assert fifo.returncode == 125
     assert "FIFO" in fifo.stderr
 
 
-def test_gc_collects_stored_plans_with_their_env(tmp_path: Path, uv_cache: Path) -> None:
+def test_gc_collects_stored_plans_with_their_env(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir
+) -> None:
     spec = make_app(tmp_path, command="probe exit 0")
-    env = run_env(tmp_path, uv_cache)
-    assert cli(env, "run", str(spec)).returncode == 0
-    plans = cache_root(tmp_path) / "plans"
+    assert run_pylockenv(environ, "run", str(spec)).returncode == 0
+    plans = cache.root / "plans"
     [stored] = plans.glob("*.plan")
-    assert marshal.loads(stored.read_bytes())["plan"]["env_path"] == str(env_dirs(tmp_path)[0])
-    assert cli(env, "gc", "--older-than", "1d").returncode == 0
+    assert marshal.loads(stored.read_bytes())["plan"]["env_path"] == str(cache.env_dirs()[0])
+    assert run_pylockenv(environ, "gc", "--older-than", "1d").returncode == 0
     assert stored.exists()  # its env is kept, so is its plan
-    assert cli(env, "gc", "--older-than", "0s").returncode == 0
+    assert run_pylockenv(environ, "gc", "--older-than", "0s").returncode == 0
     assert list(plans.glob("*.plan")) == []
 
 
 def test_a_second_apply_reads_the_plan_it_kept_and_a_changed_plan_file_is_read_again(
-    tmp_path: Path, uv_cache: Path
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir
 ) -> None:
     spec = make_app(tmp_path, command="probe exit 0")
-    env = run_env(tmp_path, uv_cache)
     plan_file = tmp_path / "plan.json"
-    save_plan(env, spec, plan_file)
-    assert cli(env, "apply", str(plan_file)).returncode == 0
-    kept = list((cache_root(tmp_path) / "plans").glob("*.plan"))
+    save_plan(environ, spec, plan_file)
+    assert run_pylockenv(environ, "apply", str(plan_file)).returncode == 0
+    kept = list((cache.root / "plans").glob("*.plan"))
     assert len(kept) == 1
     plan_file.write_text("not a plan any more")
-    damaged = cli(env, "apply", str(plan_file))
+    damaged = run_pylockenv(environ, "apply", str(plan_file))
     assert damaged.returncode == 125
     assert "is not a plan file" in damaged.stderr
 
 
-def test_uv_is_asked_its_version_once_per_executable(tmp_path: Path, uv_cache: Path) -> None:
+def test_uv_is_asked_its_version_once_per_executable(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
     log = tmp_path / "uv.log"
     wrapper = write_uv_wrapper(tmp_path / "bin", log=log)
-    env = run_env(tmp_path, uv_cache, uv=str(wrapper))
+    environ["PYLOCKENV_UV"] = str(wrapper)
     for name in ("one", "two"):
         spec = make_app(tmp_path / name, command="probe exit 0")
-        assert cli(env, "run", str(spec)).returncode == 0
+        assert run_pylockenv(environ, "run", str(spec)).returncode == 0
     assert uv_calls(log, "--version") == ["--version"]
     wrapper.write_text(wrapper.read_text() + "\n")  # another executable at the same path
     spec = make_app(tmp_path / "three", command="probe exit 0")
-    assert cli(env, "run", str(spec)).returncode == 0
+    assert run_pylockenv(environ, "run", str(spec)).returncode == 0
     assert uv_calls(log, "--version") == ["--version", "--version"]

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from envtools import cli, env_dirs, make_app, run_env
+from attrs import frozen
+from builders import make_app, probe_report
+from harness import CacheDir, process_environ, run_pylockenv
 
 # Runs the `pylockenv` console script's main() under an audit hook and writes what it saw
 # to REPORT, just before it execs the command (or when main() returns).
@@ -83,12 +85,12 @@ HEAVY = ("attr", "attrs", "cattrs", "yaml", "filelock", "subprocess", "argparse"
 
 
 def audited_run(
-    env: Mapping[str, str], report: Path, *args: str, cwd: Path | None = None
+    environ: Mapping[str, str], report: Path, *args: str, cwd: Path | None = None
 ) -> dict[str, Any]:
     """Run `pylockenv ARGS` audited; return what it opened, started and imported."""
     done = subprocess.run(
         [sys.executable, "-c", AUDITED_RUN, str(report), *args],
-        env=dict(env),
+        env=dict(environ),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -105,21 +107,30 @@ def is_warm(seen: dict[str, Any]) -> bool:
     return not any(name.split(".")[0] in HEAVY for name in seen["modules"])
 
 
+@frozen(kw_only=True)
+class WarmApp:
+    """A probe app whose env one cold run provisioned, with the cache and environment of it."""
+
+    spec: Path
+    cache: CacheDir
+    environ: Mapping[str, str]
+
+
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+def app(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> WarmApp:
     """A probe app with a local extra, its env provisioned (cold) by one ordinary run."""
     root = tmp_path_factory.mktemp("warm")
     spec = make_app(root, command="-c pass", local_extra=True)
-    env = run_env(root, root / "uv-cache")
-    cold = cli(env, "run", str(spec))
+    cache = CacheDir(root / "xdg")
+    environ = process_environ(cache, uv_cache)
+    cold = run_pylockenv(environ, "run", str(spec))
     assert cold.returncode == 0, cold.stderr
-    return spec, env
+    return WarmApp(spec=spec, cache=cache, environ=environ)
 
 
 @pytest.fixture(scope="module")
-def warm(app: tuple[Path, dict[str, str]]) -> dict[str, Any]:
-    spec, env = app
-    return audited_run(env, spec.parent / "warm-report.json", "run", str(spec))
+def warm(app: WarmApp) -> dict[str, Any]:
+    return audited_run(app.environ, app.spec.parent / "warm-report.json", "run", str(app.spec))
 
 
 def _ours(paths: list[str], root: Path) -> set[str]:
@@ -132,31 +143,30 @@ def test_a_warm_run_loads_exactly_the_light_modules(warm: dict[str, Any]) -> Non
 
 
 def test_a_warm_run_opens_only_its_stored_plan_and_the_in_use_lock(
-    app: tuple[Path, dict[str, str]], warm: dict[str, Any]
+    app: WarmApp, warm: dict[str, Any]
 ) -> None:
-    spec, _ = app
-    [env_dir] = env_dirs(spec.parent)
-    opened = _ours(warm["opened"], spec.parent)
+    [env_dir] = app.cache.env_dirs()
+    opened = _ours(warm["opened"], app.spec.parent)
     [stored] = (path for path in opened if "/plans/" in path)
     assert opened == {stored, f"{env_dir}/.in-use"}
 
 
 def test_a_warm_run_execs_the_command_and_starts_nothing_else(
-    app: tuple[Path, dict[str, str]], warm: dict[str, Any]
+    app: WarmApp, warm: dict[str, Any]
 ) -> None:
-    spec, _ = app
-    [env_dir] = env_dirs(spec.parent)
+    [env_dir] = app.cache.env_dirs()
     assert warm["started"] == [[f"{env_dir}/bin/python", "-c", "pass"]]
     assert "reusing" in warm["stderr"]
 
 
-def test_the_probe_sees_uv_yaml_and_the_pylock_on_a_cold_run(tmp_path: Path) -> None:
+def test_the_probe_sees_uv_yaml_and_the_pylock_on_a_cold_run(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
     spec = make_app(tmp_path, command="-c pass")
-    env = run_env(tmp_path, tmp_path / "uv-cache")
 
-    cold = audited_run(env, tmp_path / "cold-report.json", "run", str(spec))
+    cold = audited_run(environ, tmp_path / "cold-report.json", "run", str(spec))
 
-    assert any(argv[0] == env["PYLOCKENV_UV"] for argv in cold["started"])
+    assert any(argv[0] == environ["PYLOCKENV_UV"] for argv in cold["started"])
     assert "yaml" in cold["modules"]
     assert str(tmp_path / "pylock.toml") in cold["opened"]
     assert not is_warm(cold)
@@ -165,33 +175,33 @@ def test_the_probe_sees_uv_yaml_and_the_pylock_on_a_cold_run(tmp_path: Path) -> 
 # --- every input the plan was made from, changed in turn ------------------------------------
 
 
-def _edit_spec(spec: Path, env: dict[str, str]) -> None:
+def _edit_spec(spec: Path, environ: dict[str, str]) -> None:
     spec.write_text(spec.read_text() + "# edited\n")
 
 
-def _touch_pylock(spec: Path, env: dict[str, str]) -> None:
+def _touch_pylock(spec: Path, environ: dict[str, str]) -> None:
     pylock = spec.parent / "pylock.toml"
     pylock.write_text(pylock.read_text())
     os.utime(pylock, (1_000_000_000, 1_000_000_000))
 
 
-def _touch_extra(spec: Path, env: dict[str, str]) -> None:
+def _touch_extra(spec: Path, environ: dict[str, str]) -> None:
     [wheel] = (spec.parent / "wheels").glob("extra_app-*.whl")
     os.utime(wheel, (1_000_000_000, 1_000_000_000))
 
 
-def _change_path(spec: Path, env: dict[str, str]) -> None:
-    env["PATH"] = f"{spec.parent}:{env['PATH']}"
+def _change_path(spec: Path, environ: dict[str, str]) -> None:
+    environ["PATH"] = f"{spec.parent}:{environ['PATH']}"
 
 
-def _change_home(spec: Path, env: dict[str, str]) -> None:
-    env["HOME"] = str(spec.parent / "home")
+def _change_home(spec: Path, environ: dict[str, str]) -> None:
+    environ["HOME"] = str(spec.parent / "home")
 
 
-def _replace_uv(spec: Path, env: dict[str, str]) -> None:
+def _replace_uv(spec: Path, environ: dict[str, str]) -> None:
     uv = spec.parent / "uv-copy"
-    shutil.copy2(env["PYLOCKENV_UV"], uv)
-    env["PYLOCKENV_UV"] = str(uv)
+    shutil.copy2(environ["PYLOCKENV_UV"], uv)
+    environ["PYLOCKENV_UV"] = str(uv)
 
 
 CHANGES = {
@@ -205,43 +215,46 @@ CHANGES = {
 
 
 @pytest.mark.parametrize("change", sorted(CHANGES))
-def test_any_changed_input_sends_the_run_down_the_full_path(tmp_path: Path, change: str) -> None:
+def test_any_changed_input_sends_the_run_down_the_full_path(
+    tmp_path: Path, environ: dict[str, str], change: str
+) -> None:
     spec = make_app(tmp_path, command="-c pass", local_extra=True)
-    env = run_env(tmp_path, tmp_path / "uv-cache")
-    assert cli(env, "run", str(spec)).returncode == 0
-    assert is_warm(audited_run(env, tmp_path / "before.json", "run", str(spec)))
-    CHANGES[change](spec, env)
-    after = audited_run(env, tmp_path / "after.json", "run", str(spec))
+    assert run_pylockenv(environ, "run", str(spec)).returncode == 0
+    assert is_warm(audited_run(environ, tmp_path / "before.json", "run", str(spec)))
+    CHANGES[change](spec, environ)
+    after = audited_run(environ, tmp_path / "after.json", "run", str(spec))
     assert not is_warm(after)
-    again = audited_run(env, tmp_path / "again.json", "run", str(spec))
+    again = audited_run(environ, tmp_path / "again.json", "run", str(spec))
     assert is_warm(again)  # the full path stored the plan again
 
 
-def test_another_working_directory_or_name_has_a_plan_of_its_own(tmp_path: Path) -> None:
+def test_another_working_directory_or_name_has_a_plan_of_its_own(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
     spec = make_app(tmp_path, command="-c pass")
-    env = run_env(tmp_path, tmp_path / "uv-cache")
-    assert cli(env, "run", str(spec)).returncode == 0
+    assert run_pylockenv(environ, "run", str(spec)).returncode == 0
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    first = audited_run(env, tmp_path / "first.json", "run", str(spec), cwd=elsewhere)
+    first = audited_run(environ, tmp_path / "first.json", "run", str(spec), cwd=elsewhere)
     assert not is_warm(first)
-    assert is_warm(audited_run(env, tmp_path / "second.json", "run", str(spec), cwd=elsewhere))
+    assert is_warm(audited_run(environ, tmp_path / "second.json", "run", str(spec), cwd=elsewhere))
 
 
-def test_another_host_name_sends_the_run_down_the_full_path(tmp_path: Path) -> None:
+def test_another_host_name_sends_the_run_down_the_full_path(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
     if shutil.which("unshare") is None:
         pytest.skip("unshare(1) is not installed")
     probe = subprocess.run(["unshare", "-u", "true"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip(f"unshare -u is not allowed here: {probe.stderr.decode().strip()}")
     spec = make_app(tmp_path, command="-c pass")
-    env = run_env(tmp_path, tmp_path / "uv-cache")
-    assert cli(env, "run", str(spec)).returncode == 0
+    assert run_pylockenv(environ, "run", str(spec)).returncode == 0
     report = tmp_path / "other-host.json"
     script = f'hostname node-b && exec "$0" -c "$1" {report} run {spec}'
     done = subprocess.run(
         ["unshare", "-u", "sh", "-c", script, sys.executable, AUDITED_RUN],
-        env=env,
+        env=environ,
         capture_output=True,
         text=True,
         timeout=120,
@@ -250,25 +263,25 @@ def test_another_host_name_sends_the_run_down_the_full_path(tmp_path: Path) -> N
     assert not is_warm(json.loads(report.read_text()))
 
 
-def test_a_warm_run_passes_arguments_and_the_spec_env(tmp_path: Path) -> None:
+def test_a_warm_run_passes_arguments_and_the_spec_env(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
     spec = make_app(tmp_path, command="probe env", extra_spec="env:\n  GREETING: hello\n")
-    env = run_env(tmp_path, tmp_path / "uv-cache")
-    assert cli(env, "run", str(spec)).returncode == 0
-    warm_run = cli(env, "run", "-q", str(spec), "--", "a b", "--flag")
+    assert run_pylockenv(environ, "run", str(spec)).returncode == 0
+    warm_run = run_pylockenv(environ, "run", "-q", str(spec), "--", "a b", "--flag")
     assert warm_run.returncode == 0, warm_run.stderr
     assert warm_run.stderr == ""
-    seen = json.loads(warm_run.stdout)
+    seen = probe_report(warm_run.stdout)
     assert seen["args"] == ["a b", "--flag"]
     assert seen["environ"]["GREETING"] == "hello"
 
 
-def test_a_second_apply_of_a_saved_plan_is_warm(tmp_path: Path) -> None:
+def test_a_second_apply_of_a_saved_plan_is_warm(tmp_path: Path, environ: dict[str, str]) -> None:
     spec = make_app(tmp_path, command="-c pass")
-    env = run_env(tmp_path, tmp_path / "uv-cache")
     plan_file = tmp_path / "plan.json"
-    made = cli(env, "run", str(spec), "--print-plan", "--json")
+    made = run_pylockenv(environ, "run", str(spec), "--print-plan", "--json")
     plan_file.write_text(made.stdout)
-    first = audited_run(env, tmp_path / "first.json", "apply", str(plan_file))
+    first = audited_run(environ, tmp_path / "first.json", "apply", str(plan_file))
     assert not is_warm(first)
-    second = audited_run(env, tmp_path / "second.json", "apply", str(plan_file))
+    second = audited_run(environ, tmp_path / "second.json", "apply", str(plan_file))
     assert set(second["modules"]) == WARM_MODULES
