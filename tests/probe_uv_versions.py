@@ -12,7 +12,6 @@ and prints one line: the version, whether the install worked, and uv's last erro
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,12 +20,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from builders import PY_VERSION, build_wheel, write_pylock
+from harness import CacheDir, process_environ
 
 
 def probe(uv: str, work: Path) -> str:
     """One line saying whether `uv` installs the pylock in `work`."""
     version = subprocess.run([uv, "--version"], capture_output=True, text=True).stdout.strip()
-    env = {**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(work / "uv-cache")}
+    env = process_environ(CacheDir(work / "xdg"), work / "uv-cache")
     venv = work / f"env-{version.replace(' ', '-')}"
     steps = [
         [uv, "venv", "-p", PY_VERSION, str(venv)],

@@ -10,7 +10,6 @@ venv's own site-packages, holding the install under test, still comes first.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from builders import venv_borrowing_dependencies
+from harness import REAL_UV, CacheDir, files_under, process_environ
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,13 +49,19 @@ def _can_build_without_isolation() -> bool:
         return False
 
 
-def _run(argv: list[str], cwd: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg"), "PYLOCKENV_UV": "uv"}
-    env.pop("PYTHONPATH", None)
-    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+@pytest.fixture
+def installed_environ(environ: dict[str, str]) -> dict[str, str]:
+    """The harness's environment without PYTHONPATH: an install imports only what it holds."""
+    return {key: value for key, value in environ.items() if key != "PYTHONPATH"}
 
 
-def _where_things_import_from(python: Path, tmp_path: Path) -> dict[str, str | None]:
+def _run(argv: list[str], cwd: Path, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=cwd, env=environ, capture_output=True, text=True, timeout=120)
+
+
+def _where_things_import_from(
+    python: Path, tmp_path: Path, environ: dict[str, str]
+) -> dict[str, str | None]:
     probe = (
         "import importlib.util, json, pylockenv.core, pylockenv.shell\n"
         "print(json.dumps({'core': pylockenv.core.__file__,\n"
@@ -64,20 +70,20 @@ def _where_things_import_from(python: Path, tmp_path: Path) -> dict[str, str | N
         "                  'top_shell': str(importlib.util.find_spec('shell'))}))\n"
     )
     # Run from an empty directory: `-c` puts the working directory on sys.path.
-    result = _run([str(python), "-c", probe], tmp_path, tmp_path)
+    result = _run([str(python), "-c", probe], tmp_path, environ)
     assert result.returncode == 0, result.stderr
     found: dict[str, str | None] = json.loads(result.stdout)
     return found
 
 
-def _print_plan(venv: Path, tmp_path: Path) -> dict[str, object]:
+def _print_plan(venv: Path, tmp_path: Path, environ: dict[str, str]) -> dict[str, object]:
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "pylock.toml").write_text('lock-version = "1.0"\n')
     (tmp_path / "app" / "app.yml").write_text("pylock: pylock.toml\ncommand: -m demo\n")
     result = _run(
         [str(venv / "bin" / "pylockenv"), "run", "app.yml", "--print-plan", "--json"],
         tmp_path / "app",
-        tmp_path,
+        environ,
     )
     assert result.returncode == 0, result.stderr
     plan: dict[str, object] = json.loads(result.stdout)
@@ -99,20 +105,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def wheel_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def wheel_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> Path:
     """A fresh venv with the wheel installed (no deps; see the module docstring)."""
-    from uv import find_uv_bin
-
-    venv = tmp_path_factory.mktemp("wheel-venv") / "venv"
-    python = venv_borrowing_dependencies(venv)
-    cache = tmp_path_factory.mktemp("uv-cache")
+    root = tmp_path_factory.mktemp("wheel-venv")
+    python = venv_borrowing_dependencies(root / "venv")
     subprocess.run(
-        [find_uv_bin(), "pip", "install", "--python", str(python), "--no-deps", str(wheel)],
-        env={**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(cache)},
+        [REAL_UV, "pip", "install", "--python", str(python), "--no-deps", str(wheel)],
+        env=process_environ(CacheDir(root / "xdg"), uv_cache),
         capture_output=True,
         check=True,
     )
-    return venv
+    return root / "venv"
 
 
 def test_the_wheel_holds_only_the_pylockenv_package(wheel: Path) -> None:
@@ -131,24 +134,28 @@ def test_the_wheel_declares_the_pylockenv_console_script(wheel: Path) -> None:
     assert "pylockenv = pylockenv.shell.launcher:main" in text
 
 
-def test_the_installed_wheel_answers_help(wheel_venv: Path, tmp_path: Path) -> None:
-    result = _run([str(wheel_venv / "bin" / "pylockenv"), "--help"], tmp_path, tmp_path)
+def test_the_installed_wheel_answers_help(
+    wheel_venv: Path, tmp_path: Path, installed_environ: dict[str, str]
+) -> None:
+    result = _run([str(wheel_venv / "bin" / "pylockenv"), "--help"], tmp_path, installed_environ)
 
     assert result.returncode == 0, result.stderr
     assert "usage: pylockenv" in result.stdout
 
 
-def test_the_installed_wheel_prints_a_plan(wheel_venv: Path, tmp_path: Path) -> None:
-    plan = _print_plan(wheel_venv, tmp_path)
+def test_the_installed_wheel_prints_a_plan(
+    wheel_venv: Path, tmp_path: Path, installed_environ: dict[str, str], cache: CacheDir
+) -> None:
+    plan = _print_plan(wheel_venv, tmp_path, installed_environ)
 
     assert plan["pylock"] == f"{tmp_path}/app/pylock.toml"
-    assert list((tmp_path / "xdg").glob("*")) == []
+    assert files_under(cache.xdg) == []
 
 
 def test_the_installed_wheel_imports_from_the_venv_and_has_no_top_level_core(
-    wheel_venv: Path, tmp_path: Path
+    wheel_venv: Path, tmp_path: Path, installed_environ: dict[str, str]
 ) -> None:
-    found = _where_things_import_from(wheel_venv / "bin" / "python", tmp_path)
+    found = _where_things_import_from(wheel_venv / "bin" / "python", tmp_path, installed_environ)
 
     site = f"{wheel_venv}/lib/python{sys.version_info.major}.{sys.version_info.minor}"
     assert found["core"] == f"{site}/site-packages/pylockenv/core/__init__.py"
@@ -157,7 +164,9 @@ def test_the_installed_wheel_imports_from_the_venv_and_has_no_top_level_core(
     assert found["top_shell"] == "None"
 
 
-def test_an_editable_install_imports_from_the_source_tree(tmp_path: Path) -> None:
+def test_an_editable_install_imports_from_the_source_tree(
+    tmp_path: Path, installed_environ: dict[str, str]
+) -> None:
     source = _copy_project(tmp_path / "src")
     venv = tmp_path / "venv"
     python = venv_borrowing_dependencies(venv)
@@ -168,10 +177,10 @@ def test_an_editable_install_imports_from_the_source_tree(tmp_path: Path) -> Non
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
 
-    found = _where_things_import_from(python, tmp_path)
+    found = _where_things_import_from(python, tmp_path, installed_environ)
 
     assert found["core"] == f"{source}/core/__init__.py"
     assert found["shell"] == f"{source}/shell/__init__.py"
     assert found["top_core"] == "None"
     assert found["top_shell"] == "None"
-    assert _print_plan(venv, tmp_path)["pylock"] == f"{tmp_path}/app/pylock.toml"
+    assert _print_plan(venv, tmp_path, installed_environ)["pylock"] == f"{tmp_path}/app/pylock.toml"

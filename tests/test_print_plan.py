@@ -8,12 +8,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from builders import PY_VERSION, build_wheel, write_pylock
+from harness import CacheDir, run_pylockenv
 
 SPEC = """\
 commands:
@@ -46,25 +46,22 @@ def app(tmp_path: Path) -> Path:
     return app
 
 
-def _run(tmp_path: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI with a private cache and home, no uv on PATH, PYLOCKENV_UV pointing nowhere."""
+@pytest.fixture
+def without_uv(tmp_path: Path, environ: dict[str, str]) -> dict[str, str]:
+    """The harness's environment with a private home, no uv on PATH and PYLOCKENV_UV
+    pointing nowhere (the cache, tmp_path/xdg, and the home are made empty)."""
     for name in ("xdg", "home", "emptybin"):
-        (tmp_path / name).mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+        (tmp_path / name).mkdir()
+    return {
+        **environ,
         "HOME": str(tmp_path / "home"),
         "PATH": str(tmp_path / "emptybin"),
         "PYLOCKENV_UV": "/nonexistent/uv",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "pylockenv.shell.cli", "run", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+
+def _run(environ: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_pylockenv(environ, "run", *args, cwd=cwd, timeout=60)
 
 
 def _created(tmp_path: Path) -> list[str]:
@@ -77,8 +74,10 @@ def _json_plan(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return plan
 
 
-def test_print_plan_prints_a_shell_script_for_the_named_command(tmp_path: Path, app: Path) -> None:
-    result = _run(tmp_path, app, "app.yml", "process", "--print-plan")
+def test_print_plan_prints_a_shell_script_for_the_named_command(
+    tmp_path: Path, app: Path, without_uv: dict[str, str]
+) -> None:
+    result = _run(without_uv, app, "app.yml", "process", "--print-plan")
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("#!/bin/sh\n")
@@ -87,8 +86,10 @@ def test_print_plan_prints_a_shell_script_for_the_named_command(tmp_path: Path, 
     assert result.stderr == ""
 
 
-def test_print_plan_json_is_the_plan_of_the_named_command(tmp_path: Path, app: Path) -> None:
-    plan = _json_plan(_run(tmp_path, app, "app.yml", "process", "--print-plan", "--json"))
+def test_print_plan_json_is_the_plan_of_the_named_command(
+    app: Path, without_uv: dict[str, str]
+) -> None:
+    plan = _json_plan(_run(without_uv, app, "app.yml", "process", "--print-plan", "--json"))
 
     assert plan["mode"] == "cached"
     assert plan["pylock"] == f"{app}/pylock.toml"
@@ -102,9 +103,9 @@ def test_print_plan_json_is_the_plan_of_the_named_command(tmp_path: Path, app: P
 
 
 def test_print_plan_hashes_this_hosts_name_and_the_pylocks_real_mtime(
-    tmp_path: Path, app: Path
+    tmp_path: Path, app: Path, without_uv: dict[str, str]
 ) -> None:
-    plan = _json_plan(_run(tmp_path, app, "app.yml", "process", "--print-plan", "--json"))
+    plan = _json_plan(_run(without_uv, app, "app.yml", "process", "--print-plan", "--json"))
 
     text = (
         f"{socket.gethostname()}:{PY_VERSION}:{app}/pylock.toml:"
@@ -115,51 +116,59 @@ def test_print_plan_hashes_this_hosts_name_and_the_pylocks_real_mtime(
     assert plan["env_path"] == f"{tmp_path}/xdg/bfabric_app_runner/envs/{digest}"
 
 
-def test_print_plan_of_a_refresh_command_is_ephemeral(tmp_path: Path, app: Path) -> None:
-    plan = _json_plan(_run(tmp_path, app, "app.yml", "report", "--print-plan", "--json"))
+def test_print_plan_of_a_refresh_command_is_ephemeral(
+    tmp_path: Path, app: Path, without_uv: dict[str, str]
+) -> None:
+    plan = _json_plan(_run(without_uv, app, "app.yml", "report", "--print-plan", "--json"))
 
     assert plan["mode"] == "ephemeral"
     assert plan["env_path"].startswith(f"{tmp_path}/xdg/bfabric_app_runner/ephemeral/env_")
     assert plan["cleanup"] == "remove-after-run"
 
 
-def test_print_plan_creates_nothing_on_disk(tmp_path: Path, app: Path) -> None:
+def test_print_plan_creates_nothing_on_disk(
+    tmp_path: Path, app: Path, without_uv: dict[str, str]
+) -> None:
     before = sorted(str(p) for p in app.rglob("*"))
     for args in (("process", "--print-plan"), ("report", "--print-plan", "--json")):
-        assert _run(tmp_path, app, "app.yml", *args).returncode == 0
+        assert _run(without_uv, app, "app.yml", *args).returncode == 0
 
     assert _created(tmp_path) == []
     assert sorted(str(p) for p in app.rglob("*")) == before
 
 
-def test_print_plan_needs_no_uv(tmp_path: Path, app: Path) -> None:
-    plan = _json_plan(_run(tmp_path, app, "app.yml", "process", "--print-plan", "--json"))
+def test_print_plan_needs_no_uv(app: Path, without_uv: dict[str, str]) -> None:
+    plan = _json_plan(_run(without_uv, app, "app.yml", "process", "--print-plan", "--json"))
 
     assert plan["uv"] == "/nonexistent/uv"
     assert plan["steps"][0]["argv"][0] == "/nonexistent/uv"
 
 
-def test_print_plan_of_a_single_command_file_needs_no_name(tmp_path: Path, app: Path) -> None:
+def test_print_plan_of_a_single_command_file_needs_no_name(
+    app: Path, without_uv: dict[str, str]
+) -> None:
     (app / "one.yml").write_text("pylock: pylock.toml\ncommand: -m demo\n")
 
-    plan = _json_plan(_run(tmp_path, app, "one.yml", "--print-plan", "--json"))
+    plan = _json_plan(_run(without_uv, app, "one.yml", "--print-plan", "--json"))
 
     assert plan["run"]["words"] == ["-m", "demo"]
 
 
 def test_print_plan_reads_relative_spec_paths_from_the_spec_files_directory(
-    tmp_path: Path, app: Path
+    tmp_path: Path, app: Path, without_uv: dict[str, str]
 ) -> None:
-    plan = _json_plan(_run(tmp_path, tmp_path, "app/app.yml", "process", "--print-plan", "--json"))
+    plan = _json_plan(
+        _run(without_uv, tmp_path, "app/app.yml", "process", "--print-plan", "--json")
+    )
 
     assert plan["pylock"] == f"{app}/pylock.toml"
 
 
 def test_flag_form_print_plan_resolves_paths_against_the_working_directory(
-    tmp_path: Path, app: Path
+    tmp_path: Path, app: Path, without_uv: dict[str, str]
 ) -> None:
     result = _run(
-        tmp_path,
+        without_uv,
         app,
         "--pylock",
         "pylock.toml",
@@ -191,18 +200,24 @@ def test_flag_form_print_plan_resolves_paths_against_the_working_directory(
     assert _created(tmp_path) == []
 
 
-def test_flag_form_print_plan_prints_a_shell_script(tmp_path: Path, app: Path) -> None:
-    result = _run(tmp_path, app, "--pylock", "pylock.toml", "--command", "-m demo", "--print-plan")
+def test_flag_form_print_plan_prints_a_shell_script(
+    tmp_path: Path, app: Path, without_uv: dict[str, str]
+) -> None:
+    result = _run(
+        without_uv, app, "--pylock", "pylock.toml", "--command", "-m demo", "--print-plan"
+    )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("#!/bin/sh\n")
     assert _created(tmp_path) == []
 
 
-def test_print_plan_of_a_missing_pylock_fails_with_a_message(tmp_path: Path, app: Path) -> None:
+def test_print_plan_of_a_missing_pylock_fails_with_a_message(
+    tmp_path: Path, app: Path, without_uv: dict[str, str]
+) -> None:
     (app / "pylock.toml").unlink()
 
-    result = _run(tmp_path, app, "app.yml", "process", "--print-plan")
+    result = _run(without_uv, app, "app.yml", "process", "--print-plan")
 
     assert result.returncode == 125
     assert "pylock.toml does not exist" in result.stderr
@@ -211,11 +226,11 @@ def test_print_plan_of_a_missing_pylock_fails_with_a_message(tmp_path: Path, app
 
 
 def test_print_plan_of_a_wrongly_named_lock_file_fails_before_anything_is_made(
-    tmp_path: Path, app: Path
+    tmp_path: Path, app: Path, without_uv: dict[str, str]
 ) -> None:
     (app / "lock.toml").write_text('lock-version = "1.0"\n')
 
-    result = _run(tmp_path, app, "--pylock", "lock.toml", "--command", "-m demo", "--print-plan")
+    result = _run(without_uv, app, "--pylock", "lock.toml", "--command", "-m demo", "--print-plan")
 
     assert result.returncode == 125
     assert "named 'pylock.toml' or 'pylock.<name>.toml'" in result.stderr
@@ -228,13 +243,8 @@ def test_print_plan_of_a_wrongly_named_lock_file_fails_before_anything_is_made(
 needs_flock = pytest.mark.skipif(shutil.which("flock") is None, reason="flock(1) not installed")
 
 
-def _hand_run(tmp_path: Path, spec_text: str, *args: str) -> tuple[Path, list[str]]:
-    """Print the plan of `spec_text` as a script and run it twice with sh.
-
-    Returns the cache root and the two outputs.
-    """
-    from uv import find_uv_bin
-
+def _hand_run(tmp_path: Path, environ: dict[str, str], spec_text: str, *args: str) -> list[str]:
+    """Print the plan of `spec_text` as a script and run it twice with sh; its two outputs."""
     app = tmp_path / "hand"
     app.mkdir()
     wheel = build_wheel(
@@ -249,48 +259,43 @@ def _hand_run(tmp_path: Path, spec_text: str, *args: str) -> tuple[Path, list[st
     )
     write_pylock(app / "pylock.toml", [wheel])
     (app / "app.yml").write_text(spec_text)
-    env = {
-        **os.environ,
-        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
-        "PYLOCKENV_UV": os.fsdecode(find_uv_bin()),
-        "UV_OFFLINE": "1",
-        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
-    }
-    printed = subprocess.run(
-        [sys.executable, "-m", "pylockenv.shell.cli", "run", "app.yml", "--print-plan"],
-        cwd=app,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    printed = run_pylockenv(environ, "run", "app.yml", "--print-plan", cwd=app)
+    assert printed.returncode == 0, printed.stderr
     (app / "plan.sh").write_text(printed.stdout)
-    outputs = [
+    return [
         subprocess.run(
-            ["sh", "plan.sh", *args], cwd=app, env=env, capture_output=True, text=True, check=True
+            ["sh", "plan.sh", *args],
+            cwd=app,
+            env=environ,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         for _ in range(2)
     ]
-    return tmp_path / "xdg" / "bfabric_app_runner", outputs
 
 
 @needs_flock
-def test_the_printed_cached_plan_run_by_hand_provisions_once_and_runs(tmp_path: Path) -> None:
+def test_the_printed_cached_plan_run_by_hand_provisions_once_and_runs(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir
+) -> None:
     spec = "pylock: pylock.toml\ncommand: -m hello\nenv: {GREETING: two words}\n"
 
-    cache, outputs = _hand_run(tmp_path, spec, "a", "b c")
+    outputs = _hand_run(tmp_path, environ, spec, "a", "b c")
 
     assert outputs == ["['a', 'b c'] two words\n"] * 2
-    (env,) = (cache / "envs").glob("*/.provisioned")
-    assert env.is_file()
+    (marker,) = (cache.root / "envs").glob("*/.provisioned")
+    assert marker.is_file()
 
 
 @needs_flock
-def test_the_printed_refresh_plan_run_by_hand_leaves_no_env(tmp_path: Path) -> None:
+def test_the_printed_refresh_plan_run_by_hand_leaves_no_env(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir
+) -> None:
     spec = "pylock: pylock.toml\ncommand: -m hello\nrefresh: true\n"
 
-    cache, outputs = _hand_run(tmp_path, spec, "x")
+    outputs = _hand_run(tmp_path, environ, spec, "x")
 
     assert outputs == ["['x'] None\n"] * 2
-    assert list((cache / "ephemeral").iterdir()) == []
-    assert not (cache / "envs").exists()
+    assert list((cache.root / "ephemeral").iterdir()) == []
+    assert not (cache.root / "envs").exists()

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from harness import pylockenv_argv, run_pylockenv
 
 from pylockenv.shell.progress import live_line, status_of
 
@@ -66,40 +67,27 @@ def uv(tmp_path: Path) -> Path:
     return script
 
 
-def environ(tmp_path: Path, **more: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PYLOCKENV_"))}
-    env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), TERM="xterm")
-    env.update(more)
-    return env
+@pytest.fixture
+def xterm(environ: dict[str, str]) -> dict[str, str]:
+    """The harness's environment, on a terminal that can go back to the start of a line."""
+    return {**environ, "TERM": "xterm"}
 
 
-def provision_argv(tmp_path: Path, uv: Path, *flags: str) -> list[str]:
+def provision_args(tmp_path: Path, uv: Path, *flags: str) -> list[str]:
     pylock = tmp_path / "pylock.toml"
     pylock.write_text('lock-version = "1.0"\ncreated-by = "tests"\npackages = []\n')
-    return [
-        sys.executable,
-        "-m",
-        "pylockenv.shell.cli",
-        "provision",
-        *flags,
-        "--uv",
-        str(uv),
-        "--pylock",
-        str(pylock),
-        "--command",
-        "-m app",
-    ]
+    return ["provision", *flags, "--uv", str(uv), "--pylock", str(pylock), "--command", "-m app"]
 
 
 def on_terminal(
-    argv: list[str],
-    env: dict[str, str],
+    args: list[str],
+    environ: dict[str, str],
     *,
     columns: int = 120,
     when: Callable[[str], bool] | None = None,
     then: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> tuple[int, str]:
-    """Run `argv` with a pty as stderr; return its exit status and all it wrote there.
+    """Run `pylockenv ARGS` with a pty as stderr; return its exit status and all it wrote there.
 
     Once what it wrote satisfies `when`, `then` is called once with the process.
     """
@@ -109,7 +97,11 @@ def on_terminal(
     modes[1] &= ~termios.OPOST  # no \n -> \r\n: every \r read is the program's
     termios.tcsetattr(terminal, termios.TCSANOW, modes)
     process = subprocess.Popen(
-        argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal
+        pylockenv_argv(*args),
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
     )
     os.close(terminal)
     output, deadline, acted = b"", time.monotonic() + WAIT_LIMIT, when is None
@@ -174,12 +166,12 @@ def release(go: Path) -> Callable[[subprocess.Popen[bytes]], None]:
 
 
 def test_a_terminal_shows_a_live_line_with_uv_s_latest_line_and_ticking_time(
-    tmp_path: Path, uv: Path
+    tmp_path: Path, uv: Path, xterm: dict[str, str]
 ) -> None:
     go = tmp_path / "go"
     status, output = on_terminal(
-        provision_argv(tmp_path, uv),
-        environ(tmp_path, FAKE_UV_GO=str(go)),
+        provision_args(tmp_path, uv),
+        {**xterm, "FAKE_UV_GO": str(go)},
         when=status_shown("install-pylock", "Resolved 3 packages in 2ms", times=2),
         then=release(go),
     )
@@ -189,12 +181,12 @@ def test_a_terminal_shows_a_live_line_with_uv_s_latest_line_and_ticking_time(
 
 
 def test_each_live_line_ends_as_a_plain_line_with_the_step_s_duration(
-    tmp_path: Path, uv: Path
+    tmp_path: Path, uv: Path, xterm: dict[str, str]
 ) -> None:
     go = tmp_path / "go"
     status, output = on_terminal(
-        provision_argv(tmp_path, uv),
-        environ(tmp_path, FAKE_UV_GO=str(go)),
+        provision_args(tmp_path, uv),
+        {**xterm, "FAKE_UV_GO": str(go)},
         when=status_shown("install-pylock", "Resolved 3 packages in 2ms"),
         then=release(go),
     )
@@ -210,11 +202,13 @@ def test_each_live_line_ends_as_a_plain_line_with_the_step_s_duration(
     assert len(rows) == 4
 
 
-def test_the_live_line_is_cut_to_the_terminal_width(tmp_path: Path, uv: Path) -> None:
+def test_the_live_line_is_cut_to_the_terminal_width(
+    tmp_path: Path, uv: Path, xterm: dict[str, str]
+) -> None:
     go, says = tmp_path / "go", "Prepared 3 packages from " + "a-long-name/" * 20
     status, output = on_terminal(
-        provision_argv(tmp_path, uv),
-        environ(tmp_path, FAKE_UV_GO=str(go), FAKE_UV_SAYS=says),
+        provision_args(tmp_path, uv),
+        {**xterm, "FAKE_UV_GO": str(go), "FAKE_UV_SAYS": says},
         columns=50,
         when=lambda output: any(f.endswith("...") for f in live_frames(output, "install-pylock")),
         then=release(go),
@@ -226,12 +220,12 @@ def test_the_live_line_is_cut_to_the_terminal_width(tmp_path: Path, uv: Path) ->
 
 
 def test_a_failed_step_leaves_no_live_line_and_keeps_uv_s_output_for_the_error(
-    tmp_path: Path, uv: Path
+    tmp_path: Path, uv: Path, xterm: dict[str, str]
 ) -> None:
     go = tmp_path / "go"
     status, output = on_terminal(
-        provision_argv(tmp_path, uv),
-        environ(tmp_path, FAKE_UV_GO=str(go), FAKE_UV_FAILS="1"),
+        provision_args(tmp_path, uv),
+        {**xterm, "FAKE_UV_GO": str(go), "FAKE_UV_FAILS": "1"},
         when=status_shown("install-pylock", "Resolved 3 packages in 2ms"),
         then=release(go),
     )
@@ -242,10 +236,12 @@ def test_a_failed_step_leaves_no_live_line_and_keeps_uv_s_output_for_the_error(
     assert any("error: the stand-in refuses to install" in row for row in rows), rows
 
 
-def test_an_interrupted_step_leaves_no_live_line(tmp_path: Path, uv: Path) -> None:
+def test_an_interrupted_step_leaves_no_live_line(
+    tmp_path: Path, uv: Path, xterm: dict[str, str]
+) -> None:
     status, output = on_terminal(
-        provision_argv(tmp_path, uv),
-        environ(tmp_path, FAKE_UV_GO=str(tmp_path / "never")),
+        provision_args(tmp_path, uv),
+        {**xterm, "FAKE_UV_GO": str(tmp_path / "never")},
         when=status_shown("install-pylock", "Resolved 3 packages in 2ms"),
         then=lambda process: process.send_signal(signal.SIGINT),
     )
@@ -255,10 +251,8 @@ def test_an_interrupted_step_leaves_no_live_line(tmp_path: Path, uv: Path) -> No
     assert "interrupted" in rows[-1]
 
 
-def test_a_pipe_gets_plain_lines_only(tmp_path: Path, uv: Path) -> None:
-    result = subprocess.run(
-        provision_argv(tmp_path, uv), env=environ(tmp_path), capture_output=True, text=True
-    )
+def test_a_pipe_gets_plain_lines_only(tmp_path: Path, uv: Path, xterm: dict[str, str]) -> None:
+    result = run_pylockenv(xterm, *provision_args(tmp_path, uv))
     assert result.returncode == 0, result.stderr
     assert "\r" not in result.stderr
     assert "\x1b" not in result.stderr
@@ -270,8 +264,10 @@ def test_a_pipe_gets_plain_lines_only(tmp_path: Path, uv: Path) -> None:
     assert len(lines) == 4
 
 
-def test_a_dumb_terminal_gets_plain_lines_only(tmp_path: Path, uv: Path) -> None:
-    status, output = on_terminal(provision_argv(tmp_path, uv), environ(tmp_path, TERM="dumb"))
+def test_a_dumb_terminal_gets_plain_lines_only(
+    tmp_path: Path, uv: Path, xterm: dict[str, str]
+) -> None:
+    status, output = on_terminal(provision_args(tmp_path, uv), {**xterm, "TERM": "dumb"})
     assert status == 0, output
     assert "\r" not in output
     assert [m.group(1) for line in output.splitlines() if (m := FINAL.match(line))] == [
@@ -280,8 +276,10 @@ def test_a_dumb_terminal_gets_plain_lines_only(tmp_path: Path, uv: Path) -> None
     ]
 
 
-def test_verbose_on_a_terminal_shows_uv_s_output_and_no_live_line(tmp_path: Path, uv: Path) -> None:
-    status, output = on_terminal(provision_argv(tmp_path, uv, "-v"), environ(tmp_path))
+def test_verbose_on_a_terminal_shows_uv_s_output_and_no_live_line(
+    tmp_path: Path, uv: Path, xterm: dict[str, str]
+) -> None:
+    status, output = on_terminal(provision_args(tmp_path, uv, "-v"), xterm)
     assert status == 0, output
     assert "\r" not in output
     lines = output.splitlines()
@@ -290,8 +288,10 @@ def test_verbose_on_a_terminal_shows_uv_s_output_and_no_live_line(tmp_path: Path
     assert "Installed 3 packages in 1ms" in lines
 
 
-def test_quiet_on_a_terminal_prints_nothing(tmp_path: Path, uv: Path) -> None:
-    status, output = on_terminal(provision_argv(tmp_path, uv, "-q"), environ(tmp_path))
+def test_quiet_on_a_terminal_prints_nothing(
+    tmp_path: Path, uv: Path, xterm: dict[str, str]
+) -> None:
+    status, output = on_terminal(provision_args(tmp_path, uv, "-q"), xterm)
     assert status == 0, output
     assert output == ""
 

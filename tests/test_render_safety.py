@@ -18,7 +18,6 @@ import shlex
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from unittest import mock
 import pytest
 import yaml
 from attrs import evolve, frozen
+from harness import run_pylockenv
 from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
@@ -497,25 +497,13 @@ def by_execute(box: Sandbox, the_plan: Plan) -> Outcome:
     return box.outcome(statuses).without_uv_check()
 
 
-def cli(box: Sandbox, environ: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
+def cli(box: Sandbox, environ: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`pylockenv run` of the case's spec, in the sandbox's environment (not the harness's:
+    the script under sh gets the same one)."""
     case = box.case
     name = () if case.command_name is None else (case.command_name,)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pylockenv.shell.cli",
-            "run",
-            str(box.world.spec_path),
-            *name,
-            *args,
-        ],
-        cwd=box.world.cwd,
-        env=environ,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    spec = str(box.world.spec_path)
+    return run_pylockenv(environ, "run", spec, *name, *args, cwd=box.world.cwd, timeout=60)
 
 
 def expected_statuses(case: Case) -> tuple[int, int]:
@@ -666,7 +654,7 @@ def test_the_cli_printed_plan_of_a_known_example_runs_as_the_cli_runs_it(case: C
         environ = box.environ(PYLOCKENV_UV=str(world.uv), **xdg)
         printed = cli(box, environ, "--print-plan")
         assert printed.returncode == 0, printed.stderr
-        script, stderr = by_script(box, printed.stdout.decode(), environ)
+        script, stderr = by_script(box, printed.stdout, environ)
         runs = [cli(box, environ, "--", *case.args) for _ in range(2)]
         reference = box.outcome([run.returncode for run in runs]).without_uv_check()
         # The CLI keeps the plans it made, to skip planning on the next run: its own

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from harness import CacheDir, run_pylockenv
 
 from pylockenv.core import SpecError, command_from_flags, load_spec
 
@@ -254,10 +253,9 @@ def test_all_wrong_fields_are_reported_at_once() -> None:
 
 def test_the_unknown_key_message_lists_every_valid_key() -> None:
     message = _error({**VALID, "refesh": True})
-    for key in ("type", "pylock", "command", "python_version", "local_extra_deps", "env"):
-        assert key in message
-    assert "prepend_paths" in message
-    assert "refresh" in message
+    listed = message.removesuffix(".").split(" are ", 1)[1].split(", ")
+    keys = ["type", "pylock", "command", "python_version", "local_extra_deps", "env"]
+    assert sorted(listed) == sorted([*keys, "prepend_paths", "refresh"])
 
 
 def test_an_empty_commands_section_says_it_is_empty() -> None:
@@ -290,17 +288,10 @@ def test_a_flag_form_empty_command_is_an_error() -> None:
 # nothing created in the cache.
 
 
-def _run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cache = tmp_path / "xdg"
-    cache.mkdir(exist_ok=True)
-    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "PYLOCKENV_UV": "/nonexistent/uv"}
-    return subprocess.run(
-        [sys.executable, "-m", "pylockenv.shell.cli", "run", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+def _run_cli(environ: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`pylockenv run ARGS` from `cwd`, with a uv that does not exist (nor is needed)."""
+    return run_pylockenv(
+        {**environ, "PYLOCKENV_UV": "/nonexistent/uv"}, "run", *args, cwd=cwd, timeout=60
     )
 
 
@@ -342,33 +333,42 @@ CLI_ERRORS = {
 
 @pytest.mark.parametrize(("text", "extra", "expected"), CLI_ERRORS.values(), ids=CLI_ERRORS.keys())
 def test_the_cli_reports_a_spec_error_without_traceback_or_side_effects(
-    tmp_path: Path, text: str, extra: tuple[str, ...], expected: str
+    tmp_path: Path,
+    environ: dict[str, str],
+    cache: CacheDir,
+    text: str,
+    extra: tuple[str, ...],
+    expected: str,
 ) -> None:
     (tmp_path / "app.yml").write_text(text)
     (tmp_path / "pylock.toml").write_text('lock-version = "1.0"\n')
 
-    result = _run_cli(tmp_path, "app.yml", *extra)
+    result = _run_cli(environ, tmp_path, "app.yml", *extra)
 
     assert result.returncode == 125, result.stderr
     assert result.stderr.startswith(f"pylockenv: error: {expected}"), result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
-    assert list((tmp_path / "xdg").iterdir()) == []
+    assert not cache.xdg.exists()
 
 
-def test_the_cli_reports_a_flag_form_env_without_equals(tmp_path: Path) -> None:
+def test_the_cli_reports_a_flag_form_env_without_equals(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir
+) -> None:
     (tmp_path / "pylock.toml").write_text('lock-version = "1.0"\n')
 
-    result = _run_cli(tmp_path, "--pylock", "pylock.toml", "--command", "-m app", "--env", "DATA")
+    result = _run_cli(
+        environ, tmp_path, "--pylock", "pylock.toml", "--command", "-m app", "--env", "DATA"
+    )
 
     assert result.returncode == 125
     assert result.stderr.startswith("pylockenv: error: command line: --env 'DATA': expected")
     assert "Traceback" not in result.stderr
-    assert list((tmp_path / "xdg").iterdir()) == []
+    assert not cache.xdg.exists()
 
 
-def test_the_cli_reports_a_missing_spec_file(tmp_path: Path) -> None:
-    result = _run_cli(tmp_path, "nowhere.yml")
+def test_the_cli_reports_a_missing_spec_file(tmp_path: Path, environ: dict[str, str]) -> None:
+    result = _run_cli(environ, tmp_path, "nowhere.yml")
 
     assert result.returncode == 125
     assert result.stderr.startswith("pylockenv: error: nowhere.yml: no such spec file")
