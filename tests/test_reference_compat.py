@@ -5,7 +5,7 @@ session, and run as its `python_env` command runs: a `CommandPythonEnv` validate
 the spec file's directory as context, then `execute_command_python_env`. Both tools then
 work on the same spec file, host, XDG_CACHE_HOME and uv, offline, with tiny wheels built
 here. They must pick the same env directory, and each must reuse, untouched, an env the
-other one provisioned.
+other one provisioned; and the reference's own hash of a spec must be pylockenv's.
 
 Skipped, with the reason, when the registry cannot be reached or the install fails.
 Deselect with `-m 'not network'`.
@@ -17,14 +17,16 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-import uv
 from attrs import frozen
-from builders import PY_VERSION, build_wheel, write_pylock
+from builders import PY_VERSION, build_probe_wheel, build_wheel, probe_report, write_pylock
+from harness import REAL_UV, CacheDir, run_pylockenv
+
+from pylockenv.core import load_spec, plan
+from pylockenv.shell.facts import gather_facts
 
 pytestmark = pytest.mark.network
 
@@ -52,8 +54,22 @@ command = CommandPythonEnv.model_validate(document, context={"spec_dir": spec.re
 execute_command_python_env(command, *sys.argv[2:])
 """
 
-# The console script both tools run: it prints the env it runs in.
-PROBE_MODULE = "import sys\n\n\ndef main():\n    print(sys.prefix)\n"
+# Runs in the reference's venv: `python -c REFERENCE_HASH DOCUMENT SPEC_DIR` prints the
+# hash and env path the reference gives the spec DOCUMENT (JSON) read from SPEC_DIR.
+REFERENCE_HASH = """\
+import json
+import sys
+from pathlib import Path
+
+from bfabric_app_runner.commands.command_python_env import CachedEnvironmentStrategy
+from bfabric_app_runner.specs.app.commands_spec import CommandPythonEnv
+
+document = json.loads(sys.argv[1])
+command = CommandPythonEnv.model_validate(document, context={"spec_dir": Path(sys.argv[2])})
+strategy = CachedEnvironmentStrategy()
+print(json.dumps({"hash": strategy._compute_env_hash(command),
+                  "path": str(strategy._get_cache_path(command))}))
+"""
 
 
 def _pip(python: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -131,60 +147,30 @@ def reference_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
-@frozen(kw_only=True)
-class SharedCache:
-    """One host's view shared by both tools: a HOME, a cache, uv offline with its own cache."""
-
-    home: Path
-    cache_root: Path
-    environ: Mapping[str, str]
-
-    def env_dirs(self) -> list[Path]:
-        envs = self.cache_root / "envs"
-        return sorted(p for p in envs.iterdir() if p.is_dir()) if envs.exists() else []
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """The home directory both tools see ("~" in a spec)."""
+    (tmp_path / "home").mkdir()
+    return tmp_path / "home"
 
 
 @pytest.fixture
-def shared_cache(tmp_path: Path) -> SharedCache:
-    uv_bin = Path(uv.find_uv_bin())
-    inherited = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("UV_", "PYLOCKENV_", "XDG_"))
-    }
-    home = tmp_path / "home"
-    home.mkdir()
-    environ = {
-        **inherited,
-        "HOME": str(home),
-        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
-        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
-        "UV_OFFLINE": "1",
-        "UV_PYTHON_DOWNLOADS": "never",
-        "UV_NO_CONFIG": "1",
-        # the same uv for both: pylockenv is told, the reference looks it up on PATH
-        "PYLOCKENV_UV": str(uv_bin),
-        "PATH": os.pathsep.join([str(uv_bin.parent), os.environ.get("PATH", "")]),
-    }
-    return SharedCache(
-        home=home, cache_root=tmp_path / "xdg" / "bfabric_app_runner", environ=environ
-    )
+def shared_environ(environ: dict[str, str], home: Path) -> dict[str, str]:
+    """The harness's environment, shared by both tools: this test's cache and `home`, and
+    one uv (pylockenv is told it by PYLOCKENV_UV; the reference looks for it on PATH)."""
+    path = os.pathsep.join([str(Path(REAL_UV).parent), environ.get("PATH", "")])
+    return {**environ, "HOME": str(home), "PATH": path}
 
 
 def _write_spec(project: Path, home: Path, case: str) -> Path:
     """A project whose spec reaches the pylock and the local extras the way `case` says."""
     app = project / "app"
     (app / "wheels").mkdir(parents=True)
-    probe = build_wheel(
-        app / "wheels",
-        "compat-probe",
-        modules={"compat_probe.py": PROBE_MODULE},
-        console_scripts={"compat-probe": "compat_probe:main"},
-    )
+    probe = build_probe_wheel(app / "wheels")
     document: dict[str, object] = {
         "type": "python_env",
         "pylock": "pylock.toml",
-        "command": "compat-probe",
+        "command": "probe env",
         # the reference's default is 3.13, pylockenv's the host's: say it
         "python_version": PY_VERSION,
     }
@@ -211,36 +197,33 @@ def _write_spec(project: Path, home: Path, case: str) -> Path:
     return spec
 
 
-def _run(argv: Sequence[str], cache: SharedCache, cwd: Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        list(argv),
-        env=dict(cache.environ),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, f"{argv} exited {result.returncode}:\n{result.stderr}"
+def _succeeded(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, f"{result.args} exited {result.returncode}:\n{result.stderr}"
     return result
 
 
-def _pylockenv(cache: SharedCache, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    script = Path(sysconfig.get_path("scripts")) / "pylockenv"
-    return _run([str(script), *args], cache, cwd)
+def _pylockenv(
+    environ: Mapping[str, str], *args: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    return _succeeded(run_pylockenv(environ, *args, cwd=cwd, timeout=300))
 
 
 def _reference(
-    python: Path, cache: SharedCache, spec: Path, cwd: Path
+    python: Path, environ: Mapping[str, str], script: str, *args: str, cwd: Path
 ) -> subprocess.CompletedProcess[str]:
-    return _run([str(python), "-c", REFERENCE_RUN, str(spec)], cache, cwd)
+    """Run `script` (REFERENCE_RUN or REFERENCE_HASH) with the reference's python."""
+    argv = [str(python), "-c", script, *args]
+    ran = subprocess.run(
+        argv, env=dict(environ), cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+    return _succeeded(ran)
 
 
-def _planned_env(cache: SharedCache, spec: Path, cwd: Path) -> tuple[str, Path]:
+def _planned_env(environ: Mapping[str, str], spec: Path, cwd: Path) -> tuple[str, Path]:
     """(env hash, env path) from `pylockenv run SPEC --print-plan --json`."""
-    printed = _pylockenv(cache, "run", str(spec), "--print-plan", "--json", cwd=cwd)
-    plan = json.loads(printed.stdout)
-    return str(plan["env_hash"]), Path(plan["env_path"])
+    printed = _pylockenv(environ, "run", str(spec), "--print-plan", "--json", cwd=cwd)
+    the_plan = json.loads(printed.stdout)
+    return str(the_plan["env_hash"]), Path(the_plan["env_path"])
 
 
 @frozen(kw_only=True)
@@ -262,46 +245,101 @@ class EnvSnapshot:
     "case", ["pylock-beside-spec", "pylock-through-dotdot", "local-extras-relative-and-tilde"]
 )
 def test_the_reference_provisions_the_env_pylockenv_plans(
-    reference_python: Path, shared_cache: SharedCache, tmp_path: Path, case: str
+    reference_python: Path,
+    shared_environ: dict[str, str],
+    cache: CacheDir,
+    home: Path,
+    tmp_path: Path,
+    case: str,
 ) -> None:
-    spec = _write_spec(tmp_path / "project", shared_cache.home, case)
-    env_hash, env_path = _planned_env(shared_cache, spec, cwd=tmp_path)
+    spec = _write_spec(tmp_path / "project", home, case)
+    env_hash, env_path = _planned_env(shared_environ, spec, cwd=tmp_path)
 
-    ran = _reference(reference_python, shared_cache, spec, cwd=tmp_path)
+    ran = _reference(reference_python, shared_environ, REFERENCE_RUN, str(spec), cwd=tmp_path)
 
-    assert shared_cache.env_dirs() == [env_path]
+    assert cache.env_dirs() == [env_path]
     assert env_path.name == env_hash
-    assert ran.stdout.strip() == str(env_path)
+    assert probe_report(ran.stdout)["prefix"] == str(env_path)
 
 
 def test_pylockenv_reuses_an_env_the_reference_provisioned(
-    reference_python: Path, shared_cache: SharedCache, tmp_path: Path
+    reference_python: Path,
+    shared_environ: dict[str, str],
+    cache: CacheDir,
+    home: Path,
+    tmp_path: Path,
 ) -> None:
-    spec = _write_spec(tmp_path / "project", shared_cache.home, "local-extras-relative-and-tilde")
-    _reference(reference_python, shared_cache, spec, cwd=tmp_path)
-    [env] = shared_cache.env_dirs()
+    spec = _write_spec(tmp_path / "project", home, "local-extras-relative-and-tilde")
+    _reference(reference_python, shared_environ, REFERENCE_RUN, str(spec), cwd=tmp_path)
+    [env] = cache.env_dirs()
     (env / "sentinel").touch()
     before = EnvSnapshot.of(env)
 
-    ran = _pylockenv(shared_cache, "run", str(spec), cwd=tmp_path)
+    ran = _pylockenv(shared_environ, "run", str(spec), cwd=tmp_path)
 
-    assert ran.stdout.strip() == str(env)
-    assert shared_cache.env_dirs() == [env]
+    assert probe_report(ran.stdout)["prefix"] == str(env)
+    assert cache.env_dirs() == [env]
     assert EnvSnapshot.of(env) == before
     assert before.marker == b""  # the reference's marker, kept as it wrote it
 
 
 def test_the_reference_reuses_an_env_pylockenv_provisioned(
-    reference_python: Path, shared_cache: SharedCache, tmp_path: Path
+    reference_python: Path,
+    shared_environ: dict[str, str],
+    cache: CacheDir,
+    home: Path,
+    tmp_path: Path,
 ) -> None:
-    spec = _write_spec(tmp_path / "project", shared_cache.home, "local-extras-relative-and-tilde")
-    _pylockenv(shared_cache, "run", str(spec), cwd=tmp_path)
-    [env] = shared_cache.env_dirs()
+    spec = _write_spec(tmp_path / "project", home, "local-extras-relative-and-tilde")
+    _pylockenv(shared_environ, "run", str(spec), cwd=tmp_path)
+    [env] = cache.env_dirs()
     (env / "sentinel").touch()
     before = EnvSnapshot.of(env)
 
-    ran = _reference(reference_python, shared_cache, spec, cwd=tmp_path)
+    ran = _reference(reference_python, shared_environ, REFERENCE_RUN, str(spec), cwd=tmp_path)
 
-    assert ran.stdout.strip() == str(env)
-    assert shared_cache.env_dirs() == [env]
+    assert probe_report(ran.stdout)["prefix"] == str(env)
+    assert cache.env_dirs() == [env]
     assert EnvSnapshot.of(env) == before
+
+
+# The runs above install what they reach; a directory as a local extra would need a build,
+# so the reference's hash of a spec that names one is asked of its own code.
+
+
+@pytest.mark.parametrize("with_extras", [False, True], ids=["no-extras", "extras"])
+def test_the_reference_hashes_a_spec_and_places_its_env_as_pylockenv_does(
+    reference_python: Path,
+    shared_environ: dict[str, str],
+    in_process: dict[str, str],
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    with_extras: bool,
+) -> None:
+    spec_dir = tmp_path / "app"
+    (spec_dir / "dist").mkdir(parents=True)
+    (spec_dir / "pylock.toml").write_text('lock-version = "1.0"\n')
+    (spec_dir / "dist" / "app-1.0-py3-none-any.whl").write_bytes(b"zip")
+    (home / "plugin").mkdir()
+    document: dict[str, object] = {
+        "pylock": "pylock.toml",
+        "command": "-m app",
+        "python_version": PY_VERSION,
+        "local_extra_deps": ["dist/app-1.0-py3-none-any.whl", "~/plugin"] if with_extras else [],
+    }
+    reference = _reference(
+        reference_python,
+        shared_environ,
+        REFERENCE_HASH,
+        json.dumps(document),
+        str(spec_dir),
+        cwd=tmp_path,
+    )
+    expected = json.loads(reference.stdout)
+
+    monkeypatch.setenv("HOME", str(home))
+    spec = load_spec(document, "app.yml", None, str(spec_dir))
+    ours = plan(spec, gather_facts(spec, uv="uv"))
+
+    assert (ours.env_hash, ours.env_path) == (expected["hash"], expected["path"])
