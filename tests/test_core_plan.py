@@ -121,7 +121,6 @@ def test_the_command_path_is_env_bin_then_prepend_paths_in_order_then_the_old_pa
 def test_an_empty_old_path_adds_no_empty_entry() -> None:
     result = _plan(_facts(path=""))
     assert result.run.env.path == f"{result.env_path}/bin"
-    assert not result.run.env.path.endswith(":")
 
 
 def test_an_unset_old_path_adds_no_empty_entry() -> None:

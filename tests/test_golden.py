@@ -42,10 +42,6 @@ def _compare(name: str, file_name: str, actual: str, update: bool) -> str | None
     )
 
 
-def test_there_are_at_least_ten_golden_cases() -> None:
-    assert len(case_names()) >= 10
-
-
 @pytest.mark.parametrize("name", case_names())
 def test_golden_plan_renders_as_recorded(name: str, update_golden: bool) -> None:
     the_plan = plan_case(name)
@@ -68,11 +64,6 @@ def test_a_plan_is_a_frozen_value() -> None:
         setattr(the_plan, "env_hash", "0" * 16)  # noqa: B010
 
 
-def test_plans_from_the_same_inputs_are_equal() -> None:
-    spec, facts = load_case("full-cached")
-    assert plan(spec, facts) == plan(spec, facts)
-
-
 def test_a_changed_pylock_mtime_changes_the_plan_and_its_hash() -> None:
     spec, facts = load_case("full-cached")
     before = plan(spec, facts)
@@ -80,6 +71,5 @@ def test_a_changed_pylock_mtime_changes_the_plan_and_its_hash() -> None:
     old = files[before.pylock]
     files[before.pylock] = FileFact(kind="file", mtime=(old.mtime or 0) + 1.0, size=old.size)
     after = plan(spec, attrs.evolve(facts, files=files))
-    assert after != before
     assert after.env_hash != before.env_hash
     assert after.env_path != before.env_path

@@ -149,14 +149,3 @@ def test_the_hostname_is_part_of_the_hash() -> None:
         _plan(document, files, hostname="node7").env_hash
         != _plan(document, files, hostname="node8").env_hash
     )
-
-
-def test_the_cached_env_lives_under_the_cache_root_named_by_the_hash() -> None:
-    result = _plan(
-        {"pylock": "/srv/a/pylock.toml", "command": "-m app", "python_version": "3.11"},
-        {"/srv/a/pylock.toml": 1700000000.5},
-    )
-    digest = _digest("node7:3.11:/srv/a/pylock.toml:1700000000.5")
-    assert result.env_path == f"/cache/bfabric_app_runner/envs/{digest}"
-    assert result.lock_path == f"/cache/bfabric_app_runner/envs/{digest}.lock"
-    assert result.marker_path == f"/cache/bfabric_app_runner/envs/{digest}/.provisioned"
