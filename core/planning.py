@@ -44,11 +44,12 @@ class LocalDep:
 class EnvChanges:
     """How a process's environment differs from the caller's.
 
-    `path` is the complete PATH value: `prepend_path` in order, then the caller's PATH.
+    `path_value` is the complete value of PATH: `prepend_path` in order, then the
+    caller's PATH (empty: leave PATH as the caller has it).
     """
 
     prepend_path: tuple[str, ...]
-    path: str
+    path_value: str
     set_env: Mapping[str, str] = field(factory=dict, converter=_dict_copy, hash=False)
 
 
@@ -240,7 +241,7 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
     # The uv steps keep the caller's PATH: the spec's PATH describes the command's world,
     # and one that hides the host's Python would make uv look for (download) another.
     uv_env = EnvChanges(
-        prepend_path=prepend, path=_joined_path(prepend, facts.path), set_env=set_env
+        prepend_path=prepend, path_value=_joined_path(prepend, facts.path), set_env=set_env
     )
     # refresh: --reinstall makes uv ignore what it cached for these packages, so a
     # changed source tree among the extras is rebuilt, not taken from uv's cache.
@@ -275,7 +276,7 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         python_argv=(python, *words),
         env=EnvChanges(
             prepend_path=run_prepend,
-            path=_joined_path(run_prepend, base_path),
+            path_value=_joined_path(run_prepend, base_path),
             set_env=set_env,
         ),
     )

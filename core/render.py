@@ -91,12 +91,12 @@ def _launch(
 ) -> str:
     """An env(1) line that starts `argv` with the environment `execute` gives it.
 
-    PATH is set only when the plan has one, as `shell.procenv.child_environ` does.
+    PATH is set only when the plan has one, as `shell.process_env.child_environ` does.
     env(1) takes every operand holding "=" for a variable, a program's path too, so
     such a program is started through `nice -n 0`, which runs it unchanged.
     """
     # (raw operand, as rendered): the raw form decides whether env(1) needs "--".
-    operands = [("PATH=", f'PATH="${path_var}"')] if changes.path else []
+    operands = [("PATH=", f'PATH="${path_var}"')] if changes.path_value else []
     for key, value in changes.set_env.items():
         operands.append((f"{key}={value}", words.word(f"{key}={value}")))
     program, *args = argv
@@ -229,8 +229,8 @@ def render_shell(plan: Plan) -> str:
     """
     words = _Words()
     paths = [
-        f"uv_path={words.word(plan.steps[0].env.path)}  # PATH for the uv steps",
-        f"run_path={words.word(plan.run.env.path)}  # PATH for the command",
+        f"uv_path={words.word(plan.steps[0].env.path_value)}  # PATH for the uv steps",
+        f"run_path={words.word(plan.run.env.path_value)}  # PATH for the command",
     ]
     paths += _FLOCK_LINES
     if any("=" in program for program in _programs(plan)):

@@ -150,9 +150,9 @@ def _build_parser(*, with_cache_commands: bool = True) -> argparse.ArgumentParse
     apply.add_argument("plan_file", metavar="PLAN", help="a plan file (JSON)")
     apply.set_defaults(usage_parser=apply)
     if with_cache_commands:
-        from . import cachecmds
+        from . import cache_commands
 
-        cachecmds.register(commands)
+        cache_commands.register(commands)
     return parser
 
 

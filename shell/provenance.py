@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from pylockenv.core import __version__
-from pylockenv.core.cacheview import iso_utc
+from pylockenv.core.cache_display import iso_utc
 from pylockenv.core.planning import Plan
 from pylockenv.core.provenance import ExtraRecord, Marker, Provenance, PylockRecord
 from pylockenv.core.staleness import changed_extras, staleness_message

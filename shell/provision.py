@@ -32,7 +32,7 @@ from .cachefiles import env_is_ready, open_regular
 from .envlocks import HeldLock, open_directory, open_in_use, try_flock, wait_for_flock
 from .errors import LockTimeoutError, ProvisionError, UvNotFoundError
 from .marker import read_marker, write_marker
-from .procenv import child_environ
+from .process_env import child_environ
 from .progress import Progress
 from .provenance import record_provenance, staleness_warnings
 from .uvbin import UV_ENV_VAR
@@ -97,7 +97,7 @@ def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
     try:
         process = subprocess.Popen(
             step.argv,
-            env=child_environ(step.env.path, step.env.set_env),
+            env=child_environ(step.env.path_value, step.env.set_env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -32,7 +32,7 @@ from pylockenv.core.planning import Plan
 
 from .envlocks import HeldLock, open_directory
 from .errors import EXIT_SIGNAL_BASE, CommandNotExecutableError, CommandNotFoundError
-from .procenv import child_environ
+from .process_env import child_environ
 from .progress import Progress
 from .provision import (
     ensure_cached,
@@ -149,7 +149,7 @@ def exec_plan(
         if plan.mode == "ephemeral":
             start_cleanup_process(plan.env, lock)
         lock.pass_on()
-    environ = child_environ(plan.run.env.path, plan.run.env.set_env)
+    environ = child_environ(plan.run.env.path_value, plan.run.env.set_env)
     if when_ready is not None:
         when_ready()
     _flush_standard_streams()
@@ -204,7 +204,7 @@ def run_command(plan: Plan, args: Sequence[str], relay: SignalRelay, lock: HeldL
     try:
         child = subprocess.Popen(
             argv,
-            env=child_environ(plan.run.env.path, plan.run.env.set_env),
+            env=child_environ(plan.run.env.path_value, plan.run.env.set_env),
             pass_fds=() if lock is None else (lock.fd,),
         )
     except OSError as exc:

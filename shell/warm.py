@@ -27,7 +27,7 @@ from pylockenv.core.planfile import (
 from .cachefiles import CacheFileError, env_is_ready, read_regular
 from .envlocks import open_in_use, try_flock
 from .hostfacts import facts_now, host_values
-from .procenv import child_environ
+from .process_env import child_environ
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def exec_if_ready(plan: dict[str, Any], extra: Sequence[str], *, quiet: bool) ->
         if fd is not None:
             os.close(fd)
         return  # the full path explains a command it cannot find
-    environ = child_environ(run["env"]["path"], run["env"]["set_env"])
+    environ = child_environ(run["env"]["path_value"], run["env"]["set_env"])
     if not quiet:
         sys.stderr.write(f"pylockenv: env {plan['env_hash']}: reusing {env.path}\n")
         sys.stderr.flush()

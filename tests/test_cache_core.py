@@ -11,7 +11,7 @@ from attrs import evolve
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pylockenv.core.cacheview import format_size, iso_utc, printable, render_env_table
+from pylockenv.core.cache_display import format_size, iso_utc, printable, render_env_table
 from pylockenv.core.duration import DurationError, format_duration, parse_duration
 from pylockenv.core.envstate import EnvObservation, env_state, reach_of, reuse_of
 from pylockenv.core.gc import (

@@ -18,7 +18,7 @@ from harness import (
     set_last_use,
 )
 
-from pylockenv.core.cacheview import SIZE_NOTE
+from pylockenv.core.cache_display import SIZE_NOTE
 
 
 def listed(run_main: MainRunner) -> dict[str, dict[str, Any]]:

@@ -108,37 +108,37 @@ def test_a_cached_plan_never_reinstalls() -> None:
 def test_the_uv_steps_run_with_the_prepend_paths_and_the_commands_env() -> None:
     result = _plan(prepend_paths=[TOOLS], env={"DATA": "/data"})
     for step in result.steps:
-        assert step.env.path == f"{TOOLS}:/usr/bin:/bin"
+        assert step.env.path_value == f"{TOOLS}:/usr/bin:/bin"
         assert step.env.set_env == {"DATA": "/data"}
 
 
 def test_the_command_path_is_env_bin_then_prepend_paths_in_order_then_the_old_path() -> None:
     result = _plan(prepend_paths=[TOOLS, SOURCE_TREE])
-    assert result.run.env.path == f"{result.env_path}/bin:{TOOLS}:{SOURCE_TREE}:/usr/bin:/bin"
+    assert result.run.env.path_value == f"{result.env_path}/bin:{TOOLS}:{SOURCE_TREE}:/usr/bin:/bin"
     assert result.run.env.prepend_path == (f"{result.env_path}/bin", TOOLS, SOURCE_TREE)
 
 
 def test_an_empty_old_path_adds_no_empty_entry() -> None:
     result = _plan(_facts(path=""))
-    assert result.run.env.path == f"{result.env_path}/bin"
+    assert result.run.env.path_value == f"{result.env_path}/bin"
 
 
 def test_an_unset_old_path_adds_no_empty_entry() -> None:
     result = _plan(_facts(path=None), prepend_paths=[TOOLS])
-    assert result.steps[0].env.path == TOOLS
-    assert result.run.env.path == f"{result.env_path}/bin:{TOOLS}"
+    assert result.steps[0].env.path_value == TOOLS
+    assert result.run.env.path_value == f"{result.env_path}/bin:{TOOLS}"
 
 
 def test_a_path_in_the_commands_env_replaces_the_old_path_behind_the_env_bin() -> None:
     result = _plan(env={"PATH": "/opt/site/bin", "A": "1"}, prepend_paths=[TOOLS])
-    assert result.run.env.path == f"{result.env_path}/bin:{TOOLS}:/opt/site/bin"
+    assert result.run.env.path_value == f"{result.env_path}/bin:{TOOLS}:/opt/site/bin"
     assert result.run.env.set_env == {"A": "1"}
 
 
 def test_the_uv_steps_keep_the_callers_path_when_the_commands_env_sets_path() -> None:
     # A spec PATH that hides the host's Python would send uv looking for (downloading) one.
     result = _plan(env={"PATH": "/opt/site/bin", "A": "1"}, prepend_paths=[TOOLS])
-    assert all(step.env.path == f"{TOOLS}:/usr/bin:/bin" for step in result.steps)
+    assert all(step.env.path_value == f"{TOOLS}:/usr/bin:/bin" for step in result.steps)
     assert all(step.env.set_env == {"A": "1"} for step in result.steps)
 
 

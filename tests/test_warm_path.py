@@ -75,7 +75,7 @@ WARM_MODULES = {
     "pylockenv.shell.envlocks",
     "pylockenv.shell.hostfacts",
     "pylockenv.shell.launcher",
-    "pylockenv.shell.procenv",
+    "pylockenv.shell.process_env",
     "pylockenv.shell.uvbin",
     "pylockenv.shell.warm",
     "zlib",

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pylockenv.core.cacheview import (
+from pylockenv.core.cache_display import (
     by_last_use,
     env_to_dict,
     gc_report_to_dict,
