@@ -115,11 +115,13 @@ def venv_borrowing_dependencies(path: Path) -> Path:
 #   probe count-signals FILE [GO]
 #                              write its pid to FILE.ready, append the number of each
 #                              SIGTERM, SIGHUP or SIGINT to FILE, and exit 0 half a second
-#                              after the first; exit 0 at once when GO exists
+#                              after the first; when GO exists, start the env's python
+#                              once, write how that went to FILE.end and exit 0
 PROBE_SOURCE = """\
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -162,6 +164,10 @@ def main():
         deadline = time.monotonic() + 60
         while not os.path.exists(rest[0]) and time.monotonic() < deadline:
             if rest[1:] and os.path.exists(rest[1]):
+                # Proof that the env is whole at the end: its interpreter starts.
+                done = subprocess.run([sys.executable, "-c", "pass"]).returncode == 0
+                with open(rest[0] + ".end", "w") as stream:
+                    stream.write("interpreter ran" if done else "interpreter failed")
                 return
             time.sleep(0.01)
         time.sleep(0.5)  # long enough for a second copy to arrive, if one is coming

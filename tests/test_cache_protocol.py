@@ -135,6 +135,30 @@ def test_the_env_outlives_a_killed_launcher_while_its_command_runs(
     finally:
         go.touch()
     wait_for(lambda: not Path(f"/proc/{command_pid}").exists(), what="the command to end")
+    assert Path(f"{record}.end").read_text() == "interpreter ran"
+    code, report = gc(environ, "--older-than", "0s")
+    assert (code, results(report)) == (0, {env_dir.name: "removed"})
+
+
+def test_a_command_run_by_the_printed_plan_holds_its_env_against_gc(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir
+) -> None:
+    record, go = tmp_path / "signals", tmp_path / "go"
+    spec = make_app(tmp_path, command=f"probe count-signals {record} {go}")
+    script = run_pylockenv(environ, "run", str(spec), "--print-plan").stdout
+    by_hand = subprocess.Popen(
+        ["sh", "-c", script], env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for(lambda: Path(f"{record}.ready").exists(), what="the script's command")
+        [env_dir] = cache.env_dirs()
+        code, report = gc(environ, "--older-than", "0s")
+        assert (code, results(report)) == (3, {env_dir.name: "skipped"})
+    finally:
+        go.touch()
+        _, stderr = by_hand.communicate(timeout=60)
+    assert by_hand.returncode == 0, stderr
+    assert Path(f"{record}.end").read_text() == "interpreter ran"
     code, report = gc(environ, "--older-than", "0s")
     assert (code, results(report)) == (0, {env_dir.name: "removed"})
 

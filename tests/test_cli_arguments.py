@@ -1,0 +1,123 @@
+"""The command line under hostile use: closed streams, `--`, odd numbers, usage errors,
+names that look like files, and an `env` too large to start a program with.
+
+Each case runs the real CLI in its own process and checks the exit code, that the
+message is one `pylockenv: error:` paragraph (or the subcommand's usage), that no
+traceback shows, and what was or was not removed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from builders import make_app
+from harness import CacheDir, ProvisionedEnv, pylockenv_argv, run_pylockenv
+
+from pylockenv.core.errors import EXIT_CODES
+
+
+def run_with_closed(
+    environ: dict[str, str], fd: int, *args: str
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `pylockenv ARGS` with file descriptor `fd` (1 or 2) closed, as `>&-` does."""
+    keep = "1" if fd == 2 else "2"
+    return subprocess.run(
+        ["sh", "-c", f'"$@" {fd}>&- {keep}>&{keep}', "sh", *pylockenv_argv(*args)],
+        env=environ,
+        stdout=subprocess.PIPE if fd == 2 else None,
+        stderr=subprocess.PIPE if fd == 1 else None,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["list"], ["gc", "--dry-run"], ["run", "SPEC", "--print-plan"], ["show", "SPEC"]],
+    ids=["list", "gc --dry-run", "print-plan", "show"],
+)
+def test_a_command_whose_result_goes_to_a_closed_stdout_says_so(
+    tmp_path: Path, environ: dict[str, str], args: list[str]
+) -> None:
+    spec = make_app(tmp_path / "app")
+    args = [str(spec) if arg == "SPEC" else arg for arg in args]
+    done = run_with_closed(environ, 1, *args)
+    assert done.returncode == 125
+    assert done.stderr.startswith(b"pylockenv: error: standard output is closed")
+    assert done.stderr.count(b"\n") == 1
+    assert b"Traceback" not in done.stderr
+
+
+def test_errors_never_go_to_stdout_when_stderr_is_closed(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    missing = tmp_path / "no-such-spec.yml"
+    done = run_with_closed(environ, 2, "run", str(missing))
+    assert done.returncode == 125
+    assert done.stdout == b""
+
+
+def test_gc_after_a_double_dash_removes_only_the_env_it_names(
+    provisioned: ProvisionedEnv, cache: CacheDir, environ: dict[str, str]
+) -> None:
+    named = provisioned.copy_to(cache)
+    other = provisioned.copy_to(cache, "0123456789abcdef")
+    done = run_pylockenv(environ, "gc", "--older-than", "0s", "--", named.name)
+    assert done.returncode == 0, done.stderr
+    assert not named.exists()
+    assert other.exists()
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-1", "soon"])
+def test_a_lock_timeout_must_be_a_finite_number_of_seconds(
+    tmp_path: Path, environ: dict[str, str], seconds: str
+) -> None:
+    spec = make_app(tmp_path / "app")
+    done = run_pylockenv(environ, "run", "--lock-timeout", seconds, str(spec))
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: pylockenv run ")
+    assert "argument --lock-timeout:" in done.stderr
+
+
+@pytest.mark.parametrize("subcommand", ["run", "provision", "apply", "list", "show", "gc"])
+def test_a_usage_error_shows_the_subcommands_usage(
+    environ: dict[str, str], subcommand: str
+) -> None:
+    done = run_pylockenv(environ, subcommand, "--no-such-option", "x")
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"usage: pylockenv {subcommand} ")
+    assert "unrecognized arguments: --no-such-option" in done.stderr
+
+
+def test_show_of_an_env_name_never_reads_a_file_of_that_name(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    name = "0123456789abcdef"
+    (tmp_path / name).write_text("type: python_env\ncommand: -c pass\npylock: pylock.toml\n")
+    done = run_pylockenv(environ, "show", name, cwd=tmp_path)
+    assert done.returncode == 1
+    assert f"no environment {name}" in done.stderr
+    forced = run_pylockenv(environ, "show", "--spec", name, cwd=tmp_path)
+    assert forced.returncode == 125  # read as a spec now: its pylock does not exist
+    assert "pylock" in forced.stderr
+
+
+def test_an_env_entry_too_large_to_start_a_program_with_is_refused_before_anything(
+    tmp_path: Path, cache: CacheDir, environ: dict[str, str]
+) -> None:
+    spec = make_app(tmp_path / "app", extra_spec=f"env:\n  BIG: {'x' * 200_000}\n")
+    done = run_pylockenv(environ, "run", str(spec))
+    assert done.returncode == 125
+    assert "(E2BIG)" in done.stderr
+    assert "x" * 100 not in done.stderr  # the value is quoted cut short
+    assert not cache.root.exists()
+
+
+def test_readme_shows_the_exit_codes_help_prints(environ: dict[str, str]) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    shown = run_pylockenv(environ, "--help").stdout
+    for code, meaning in EXIT_CODES:
+        assert f"| {code} | {meaning} |" in readme
+        assert meaning.split(":")[0] in shown
