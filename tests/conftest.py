@@ -7,11 +7,14 @@
     in_process    this process's environment made `environ`, its working directory tmp_path
     run_main      `pylockenv ARGS` run by main() in this process, under `in_process`
     provisioned   one env provisioned for real for the session; tests copy it (copy_to)
+    uts_namespace skips a test where `unshare -u` (a host name of its own) is not allowed
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -89,3 +92,14 @@ def provisioned(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> Pro
     """The probe app's env, provisioned for real once for the session. Tests copy it
     (`provisioned.copy_to(cache)`); one that must change it puts back what it changed."""
     return provision_env(tmp_path_factory.mktemp("provisioned"), uv_cache)
+
+
+@pytest.fixture
+def uts_namespace() -> None:
+    """Skip the test, saying why, where `unshare -u` (a host name of its own for one
+    process, to play another host) is missing or not allowed."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare(1) is not installed")
+    probe = subprocess.run(["unshare", "-u", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"unshare -u is not allowed here: {probe.stderr.decode().strip()}")

@@ -290,14 +290,10 @@ def test_another_hosts_env_is_listed_with_its_host_and_never_judged_broken_from_
     assert results(report) == {theirs.name: "removed", mine.name: "removed"}
 
 
+@pytest.mark.usefixtures("uts_namespace")
 def test_a_host_name_per_process_gives_each_host_its_own_env(
     tmp_path: Path, environ: dict[str, str]
 ) -> None:
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare(1) is not installed")
-    probe = subprocess.run(["unshare", "-u", "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip(f"unshare -u is not allowed here: {probe.stderr.decode().strip()}")
     spec = make_app(tmp_path, command="probe exit 0")
     inside = "hostname node-b && exec " + shlex.join(pylockenv_argv("provision", str(spec)))
     made = subprocess.run(

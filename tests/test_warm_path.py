@@ -240,14 +240,10 @@ def test_another_working_directory_or_name_has_a_plan_of_its_own(
     assert is_warm(audited_run(environ, tmp_path / "second.json", "run", str(spec), cwd=elsewhere))
 
 
+@pytest.mark.usefixtures("uts_namespace")
 def test_another_host_name_sends_the_run_down_the_full_path(
     tmp_path: Path, environ: dict[str, str]
 ) -> None:
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare(1) is not installed")
-    probe = subprocess.run(["unshare", "-u", "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip(f"unshare -u is not allowed here: {probe.stderr.decode().strip()}")
     spec = make_app(tmp_path, command="-c pass")
     assert run_pylockenv(environ, "run", str(spec)).returncode == 0
     report = tmp_path / "other-host.json"
