@@ -133,6 +133,8 @@ def what_changed(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[st
     changes: list[str] = []
     recorded_host, now_host = recorded.get("host") or {}, now.get("host") or {}
     for key, words in HOST_FACTS.items():
+        if key not in recorded_host:
+            continue  # not a fact this plan depends on (the working directory of a spec file)
         if recorded_host.get(key) != now_host.get(key):
             changes.append(
                 f"{words}: {_shown(recorded_host.get(key))} -> {_shown(now_host.get(key))}"

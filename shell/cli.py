@@ -68,16 +68,20 @@ def _spec_arguments() -> argparse.ArgumentParser:
     return parent
 
 
-def _execution_arguments() -> argparse.ArgumentParser:
+def _execution_arguments(*, uv: bool = True) -> argparse.ArgumentParser:
+    """-v/-q, --lock-timeout and (unless `uv` is False: a saved plan names its uv) --uv."""
     parent = argparse.ArgumentParser(add_help=False)
     loudness = parent.add_mutually_exclusive_group()
     loudness.add_argument(
         "-v", "--verbose", action="store_true", help="show uv's full output while provisioning"
     )
     loudness.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    parent.add_argument(
-        "--uv", metavar="PATH", help=f"the uv executable (default: ${UV_ENV_VAR}, else bundled uv)"
-    )
+    if uv:
+        parent.add_argument(
+            "--uv",
+            metavar="PATH",
+            help=f"the uv executable (default: ${UV_ENV_VAR}, else bundled uv)",
+        )
     parent.add_argument(
         "--lock-timeout",
         metavar="SECONDS",
@@ -136,12 +140,13 @@ def _build_parser(*, with_cache_commands: bool = True) -> argparse.ArgumentParse
     provision.set_defaults(usage_parser=provision)
     apply = commands.add_parser(
         "apply",
-        parents=[exec_args],
+        parents=[_execution_arguments(uv=False)],
         help="run a saved plan (made by 'run ... --print-plan --json'), if it is still fresh",
         description=(
             "Run the plan saved in PLAN by 'pylockenv run SPEC [NAME] --print-plan --json > "
             "PLAN', with the arguments after '--' appended to its command. Before anything "
-            "runs, every fact the plan was made from (host name, home, working directory, "
+            "runs, every fact the plan was made from (host name, home, working directory "
+            "for a spec given by flags, "
             "XDG_CACHE_HOME, PATH, this Python's version, the uv executable, the stat of "
             "the pylock and every local extra) is checked again; a stale plan is refused "
             "with what changed."

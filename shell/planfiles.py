@@ -48,9 +48,13 @@ def made_from(
 ) -> dict[str, Any]:
     """The facts a plan file records: those `facts` hold (as the warm path reads them
     again, see `hostfacts.facts_now`), the uv executable (`uv_flag`: named by --uv), and
-    with `spec_path` the spec file's stat."""
+    with `spec_path` the spec file's stat. The working directory is recorded only for a
+    spec given by flags: a spec file's relative paths are read from its own directory."""
+    host = {key: getattr(facts, key) for key in HOST_FACT_NAMES}
+    if spec_path is not None:
+        del host["cwd"]
     recorded: dict[str, Any] = {
-        "host": {key: getattr(facts, key) for key in HOST_FACT_NAMES},
+        "host": host,
         "uv": uv_fact(facts.uv, given_by_flag=uv_flag),
         "files": {
             path: {"kind": fact.kind, "mtime": fact.mtime, "size": fact.size}

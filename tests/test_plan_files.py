@@ -157,3 +157,17 @@ def test_uv_is_asked_its_version_once_per_executable(
     spec = make_app(tmp_path / "three", command="probe exit 0")
     assert run_pylockenv(environ, "run", str(spec)).returncode == 0
     assert uv_calls(log, "--version") == ["--version", "--version"]
+
+
+def test_a_plan_of_a_spec_file_applies_from_any_working_directory(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    # Its relative paths were read from the spec's own directory, so the working
+    # directory is no fact it depends on.
+    spec = make_app(tmp_path / "app", command="probe exit 0")
+    plan_file = tmp_path / "plan.json"
+    save_plan(environ, spec, plan_file)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = run_pylockenv(environ, "apply", str(plan_file), cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
