@@ -57,8 +57,8 @@ def bare_script(plan: Mapping[str, object], path: Path) -> Path:
     for step in steps:
         changes = step["env"]
         assignments = [f"{name}={shlex.quote(value)}" for name, value in changes["set_env"].items()]
-        if changes["path"]:  # an empty PATH value means "leave PATH as it is"
-            assignments.insert(0, f"PATH={shlex.quote(changes['path'])}")
+        if changes["path_value"]:  # an empty PATH value means "leave PATH as it is"
+            assignments.insert(0, f"PATH={shlex.quote(changes['path_value'])}")
         argv = " ".join(shlex.quote(word) for word in step["argv"])
         lines.append(f"{' '.join([*assignments, argv])} >/dev/null 2>&1")
     lines.append(f": > {shlex.quote(str(plan['marker_path']))}")
