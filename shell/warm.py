@@ -70,7 +70,7 @@ def stored_plan_path(verb: str, source: str, name: str | None) -> str:
 def try_warm_path(argv: Sequence[str]) -> None:
     """Exec the command if `argv` asks for a fresh plan whose env is ready; else return."""
     parsed = parse_warm_arguments(argv)
-    if parsed is None:
+    if parsed is None or not _standard_streams_open():
         return
     verb, positionals, quiet, extra = parsed
     name = positionals[1] if len(positionals) > 1 else None
@@ -88,6 +88,17 @@ def try_warm_path(argv: Sequence[str]) -> None:
         exec_if_ready(plan, extra, quiet=quiet)
     except (KeyError, TypeError, ValueError, OSError, CacheFileError):
         return  # a damaged plan, or a disk that said no: the full path reports it
+
+
+def _standard_streams_open() -> bool:
+    """Whether fds 0, 1 and 2 are open (else the lock could land on one of them, and the
+    full path, which puts /dev/null there first, takes over)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            return False
+    return sys.stderr is not None
 
 
 def exec_if_ready(plan: dict[str, Any], extra: Sequence[str], *, quiet: bool) -> None:
@@ -114,7 +125,7 @@ def exec_if_ready(plan: dict[str, Any], extra: Sequence[str], *, quiet: bool) ->
     run = plan["run"]
     if run["script"] is not None and os.path.lexists(run["script"]):
         argv = [*run["script_argv"], *extra]
-    elif run["words"][0].startswith("-"):
+    elif run["words"][0].startswith("-") or os.path.exists(run["words"][0]):
         argv = [*run["python_argv"], *extra]
     else:
         if fd is not None:

@@ -121,3 +121,14 @@ def test_readme_shows_the_exit_codes_help_prints(environ: dict[str, str]) -> Non
     for code, meaning in EXIT_CODES:
         assert f"| {code} | {meaning} |" in readme
         assert meaning.split(":")[0] in shown
+
+
+@pytest.mark.parametrize("fd", [1, 2])
+def test_a_warm_run_with_a_closed_standard_stream_still_runs_its_command(
+    tmp_path: Path, environ: dict[str, str], fd: int
+) -> None:
+    spec = make_app(tmp_path / "app", command="probe exit 0")
+    assert run_pylockenv(environ, "run", str(spec)).returncode == 0  # keeps its plan
+    done = run_with_closed(environ, fd, "run", str(spec))
+    assert done.returncode == 0
+    assert b"Traceback" not in (done.stderr or b"") + (done.stdout or b"")
