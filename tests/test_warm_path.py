@@ -204,8 +204,18 @@ def _replace_uv(spec: Path, environ: dict[str, str]) -> None:
     environ["PYLOCKENV_UV"] = str(uv)
 
 
+def _touch_prepend_path(spec: Path, env: dict[str, str]) -> None:
+    os.utime(spec.parent / "tools", (1_000_000_000, 1_000_000_000))
+
+
+def _change_cache_home(spec: Path, env: dict[str, str]) -> None:
+    env["XDG_CACHE_HOME"] = str(spec.parent / "another-cache")
+
+
 CHANGES = {
     "spec edited": _edit_spec,
+    "prepend path touched": _touch_prepend_path,
+    "XDG_CACHE_HOME changed": _change_cache_home,
     "pylock touched": _touch_pylock,
     "local extra touched": _touch_extra,
     "PATH changed": _change_path,
@@ -218,7 +228,10 @@ CHANGES = {
 def test_any_changed_input_sends_the_run_down_the_full_path(
     tmp_path: Path, environ: dict[str, str], change: str
 ) -> None:
-    spec = make_app(tmp_path, command="-c pass", local_extra=True)
+    (tmp_path / "tools").mkdir()
+    spec = make_app(
+        tmp_path, command="-c pass", local_extra=True, extra_spec="prepend_paths: [tools]\n"
+    )
     assert run_pylockenv(environ, "run", str(spec)).returncode == 0
     assert is_warm(audited_run(environ, tmp_path / "before.json", "run", str(spec)))
     CHANGES[change](spec, environ)
