@@ -131,28 +131,28 @@ def what_changed(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[st
     """What differs between the facts a plan was made from and the same facts now, one
     phrase per difference; empty when the plan is fresh. Both come from the shell."""
     changes: list[str] = []
-    recorded_host, now_host = recorded.get("host") or {}, now.get("host") or {}
+    recorded_host, now_host = _mapping(recorded.get("host")), _mapping(now.get("host"))
     for key, words in HOST_FACTS.items():
-        if key not in recorded_host:
-            continue  # not a fact this plan depends on (the working directory of a spec file)
+        if key == "cwd" and key not in recorded_host:
+            continue  # a plan of a spec file does not depend on the working directory
         if recorded_host.get(key) != now_host.get(key):
             changes.append(
                 f"{words}: {_shown(recorded_host.get(key))} -> {_shown(now_host.get(key))}"
             )
-    recorded_uv, now_uv = recorded.get("uv") or {}, now.get("uv") or {}
+    recorded_uv, now_uv = _mapping(recorded.get("uv")), _mapping(now.get("uv"))
     if recorded_uv != now_uv:
         changes.append(f"uv executable: {_shown(recorded_uv)} -> {_shown(now_uv)}")
-    recorded_files, now_files = recorded.get("files") or {}, now.get("files") or {}
+    recorded_files, now_files = _mapping(recorded.get("files")), _mapping(now.get("files"))
     for path in sorted(set(recorded_files) | set(now_files)):
         if recorded_files.get(path) != now_files.get(path):
             before, after = recorded_files.get(path), now_files.get(path)
             changes.append(f"{_shown(path)}: {_file_words(before)} -> {_file_words(after)}")
     if recorded.get("plan_file") != now.get("plan_file"):
-        before, after = recorded.get("plan_file") or {}, now.get("plan_file") or {}
+        before, after = _mapping(recorded.get("plan_file")), _mapping(now.get("plan_file"))
         was, now_is = _file_words(before.get("file")), _file_words(after.get("file"))
         changes.append(f"plan file {_shown(before.get('path'))}: {was} -> {now_is}")
     if recorded.get("spec") != now.get("spec"):
-        before, after = recorded.get("spec") or {}, now.get("spec") or {}
+        before, after = _mapping(recorded.get("spec")), _mapping(now.get("spec"))
         if before.get("path") != after.get("path") or before.get("name") != after.get("name"):
             changes.append(f"spec: {_shown(before)} -> {_shown(after)}")
         else:
@@ -161,8 +161,12 @@ def what_changed(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[st
     return changes
 
 
-def _file_words(fact: Mapping[str, Any] | None) -> str:
-    if not fact or fact.get("kind") == "missing":
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _file_words(fact: object) -> str:
+    if not isinstance(fact, dict) or fact.get("kind") in (None, "missing"):
         return "missing"
     return f"{fact.get('kind')}, size {fact.get('size')}, mtime {fact.get('mtime')}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import shlex
 from collections.abc import Mapping
 from pathlib import PurePosixPath
@@ -309,3 +310,29 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         run=run,
         cleanup="remove-after-run" if mode == "ephemeral" else "keep",
     )
+
+
+def layout_problem(plan: Plan, *, xdg_cache_home: str | None, home: str) -> str | None:
+    """Why `plan` (read back from a plan file) does not place its env as the layout
+    would for the facts it names, or None when it does.
+
+    A plan file is data a person may edit: before pylockenv removes, provisions or
+    locks anything a plan names, the plan's cache paths must be the ones it would
+    compute itself, so that no edited path can point it at a directory elsewhere.
+    """
+    cache = cache_layout(xdg_cache_home=xdg_cache_home, home=home)
+    if plan.cache_root != cache.root:
+        return f"its cache_root {plan.cache_root!r} is not this cache, {cache.root!r}"
+    if plan.mode == "cached":
+        if plan.env_hash != env_hash(plan.hash_input):
+            return "its env_hash is not the hash of its hash_input"
+        env = cache.cached_env(plan.env_hash)
+    else:
+        env = cache.env_named(posixpath.basename(plan.env_path)) or cache.ephemeral_env("?")
+        if env.kind != "ephemeral":
+            return f"its ephemeral env_path {plan.env_path!r} is no ephemeral env's"
+    expected = (env.path, env.marker, env.lock, env.in_use if plan.mode == "cached" else None)
+    found = (plan.env_path, plan.marker_path, plan.lock_path, plan.in_use_path)
+    if found != expected:
+        return "its env paths are not the cache layout's for its env_hash"
+    return None

@@ -24,7 +24,7 @@ from pylockenv.core.planfile import (
     stored_plan_key,
     what_changed,
 )
-from pylockenv.core.planning import Plan
+from pylockenv.core.planning import Plan, layout_problem
 from pylockenv.core.planning import plan as core_plan
 from pylockenv.core.spec import Spec
 
@@ -150,9 +150,20 @@ def load_plan_file(path: str) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
 
     try:
         plan = cattrs.Converter(forbid_extra_keys=True).structure(document, Plan)
-        return plan, document, recorded
     except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
         raise PlanFileError(
             f"{path} is a plan file whose plan cannot be read ({type(exc).__name__}); make the "
             "plan again with this pylockenv."
         ) from None
+    host = recorded.get("host")
+    home = host.get("home") if isinstance(host, dict) else None
+    xdg = host.get("xdg_cache_home") if isinstance(host, dict) else None
+    if not isinstance(home, str) or not isinstance(xdg, str | None):
+        raise PlanFileError(f"{path} is a plan file whose facts name no home directory.")
+    problem = layout_problem(plan, xdg_cache_home=xdg, home=home)
+    if problem is not None:
+        raise PlanFileError(
+            f"the plan in {path} does not match the cache layout: {problem}. pylockenv removes "
+            "and provisions only what it would have planned itself; make the plan again."
+        )
+    return plan, document, recorded

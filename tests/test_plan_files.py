@@ -17,6 +17,10 @@ from typing import Any
 import pytest
 from builders import make_app, probe_report
 from harness import CacheDir, files_under, run_pylockenv, uv_calls, write_uv_wrapper
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pylockenv.core.planfile import HOST_FACTS, what_changed
 
 
 def save_plan(environ: dict[str, str], spec: Path, target: Path, *names: str) -> dict[str, Any]:
@@ -171,3 +175,46 @@ def test_a_plan_of_a_spec_file_applies_from_any_working_directory(
     elsewhere.mkdir()
     done = run_pylockenv(environ, "apply", str(plan_file), cwd=elsewhere)
     assert done.returncode == 0, done.stderr
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+made_from_like = st.fixed_dictionaries(
+    {},
+    optional={
+        key: json_values | st.dictionaries(st.sampled_from(sorted(HOST_FACTS)), json_values)
+        for key in ("host", "uv", "files", "spec", "plan_file")
+    },
+)
+
+
+@given(recorded=made_from_like, now=made_from_like)
+def test_what_changed_reads_any_damaged_facts_in_one_line_each_and_never_raises(
+    recorded: dict[str, Any], now: dict[str, Any]
+) -> None:
+    changes = what_changed(recorded, now)
+    assert all(isinstance(change, str) and change.isprintable() for change in changes)
+    assert what_changed(now, now) == [] or now != now  # NaN is never equal to itself
+
+
+def test_a_plan_file_whose_paths_leave_the_cache_layout_is_refused(
+    tmp_path: Path, cache: CacheDir, environ: dict[str, str]
+) -> None:
+    spec = make_app(tmp_path / "app", command="probe exit 0")
+    plan_file = tmp_path / "plan.json"
+    document = save_plan(environ, spec, plan_file)
+    victim = tmp_path / "precious"
+    victim.mkdir()
+    (victim / "data").write_text("mine\n")
+    document["env_path"] = str(victim)
+    plan_file.write_text(json.dumps(document))
+    done = run_pylockenv(environ, "apply", str(plan_file))
+    assert done.returncode == 125
+    assert "does not match the cache layout" in done.stderr
+    assert (victim / "data").read_text() == "mine\n"
+    assert not cache.root.exists()
