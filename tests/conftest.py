@@ -19,8 +19,14 @@ from pathlib import Path
 
 import pytest
 from harness import CacheDir, MainRunner, ProvisionedEnv, process_environ, provision_env
+from hypothesis import HealthCheck, settings
 
 from pylockenv.shell.cli import main
+
+# The machines that run the suite are shared and loaded: no property may fail for being
+# slow to run or to draw its first examples (a fresh run has no example database).
+settings.register_profile("pylockenv", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("pylockenv")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
