@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -27,6 +28,12 @@ from pylockenv.shell.cli import main
 # slow to run or to draw its first examples (a fresh run has no example database).
 settings.register_profile("pylockenv", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("pylockenv")
+
+# A suite started in the background by a non-interactive shell (`cmd &`) inherits SIGINT
+# ignored, and so would every pylockenv the tests start: the tests that interrupt a run
+# with SIGINT need it delivered, so the processes they start get its default back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
