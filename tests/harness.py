@@ -25,6 +25,8 @@ from attrs import frozen
 from builders import PY_VERSION, make_app
 from uv import find_uv_bin
 
+from pylockenv.core.facts import HostFacts
+
 REAL_UV = os.fsdecode(find_uv_bin())
 
 # The name pylockenv gives an ephemeral env, and one of the reference's (tempfile.mkdtemp).
@@ -282,3 +284,17 @@ def provision_env(root: Path, uv_cache: Path) -> ProvisionedEnv:
         environ=environ,
         path=Path(done.stdout.strip().splitlines()[-1]),
     )
+
+
+# The host the pure tests plan on: node7, alice's home, a cache under /cache.
+NODE7 = HostFacts(
+    hostname="node7",
+    home="/home/alice",
+    cwd="/home/alice/work",
+    xdg_cache_home="/cache",
+    path="/usr/bin:/bin",
+    default_python_version="3.11",
+    python_full_version="3.11.9",
+    uv="/opt/uv",
+    ephemeral_suffix="feedc0de",
+)

@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 import pytest
+from harness import NODE7
 
 from pylockenv.core import (
     FileFact,
@@ -28,16 +29,8 @@ TOOLS = "/opt/tools/bin"
 
 
 def _facts(**changes: Any) -> HostFacts:
-    facts = HostFacts(
-        hostname="node7",
-        home="/home/alice",
-        cwd="/home/alice/work",
-        xdg_cache_home="/cache",
-        path="/usr/bin:/bin",
-        default_python_version="3.11",
-        python_full_version="3.11.9",
-        uv="/opt/uv",
-        ephemeral_suffix="feedc0de",
+    facts = attrs.evolve(
+        NODE7,
         files={
             LOCK: FileFact(kind="file", mtime=1700000000.5, size=100),
             WHEEL: FileFact(kind="file", mtime=1700000100.25, size=2048),

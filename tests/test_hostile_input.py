@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 import pytest
-from harness import run_pylockenv
+from harness import NODE7, run_pylockenv
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -497,17 +497,7 @@ not_text: st.SearchStrategy[object] = st.one_of(
 hostile_list = st.one_of(st.lists(hostile_text, max_size=3), not_text)
 hostile_env = st.one_of(st.dictionaries(hostile_text, hostile_text, max_size=3), not_text)
 
-FACTS = HostFacts(
-    hostname="node7",
-    home="/home/alice",
-    cwd="/home/alice/work",
-    xdg_cache_home="/cache",
-    path="/usr/bin:/bin",
-    default_python_version="3.11",
-    python_full_version="3.11.9",
-    uv="/opt/uv",
-    ephemeral_suffix="feedc0de",
-)
+FACTS = NODE7
 
 
 def facts_for(document: object, name: str | None) -> HostFacts:
