@@ -111,7 +111,7 @@ def run_show(ns: argparse.Namespace) -> int:
         if env is None:
             return _no_env(cache, ns.target)
         return _show_env(env, this_host=this_host, as_json=ns.json)
-    return _show_spec(ns.target, ns.name, this_host=this_host, as_json=ns.json)
+    return _show_spec(ns, this_host=this_host, as_json=ns.json)
 
 
 def _show_env(env: EnvObservation, *, this_host: str, as_json: bool) -> int:
@@ -142,11 +142,11 @@ def _show_env(env: EnvObservation, *, this_host: str, as_json: bool) -> int:
     return 0
 
 
-def _show_spec(path: str, name: str | None, *, this_host: str, as_json: bool) -> int:
+def _show_spec(ns: argparse.Namespace, *, this_host: str, as_json: bool) -> int:
     from .planfiles import plan_with_facts
-    from .specfile import read_spec_file
+    from .specfile import app_flags, read_spec_file
 
-    the_plan, _ = plan_with_facts(read_spec_file(path, name))
+    the_plan, _ = plan_with_facts(read_spec_file(ns.target, ns.name, app_flags(ns)))
     env = None
     if the_plan.mode == "cached":
         found = observe_env(the_plan.env, sizes=True)
@@ -286,6 +286,9 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="read HASH|SPEC as a spec file even when it looks like an env's name",
     )
     show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument("--app-version", metavar="V", help="an app.yml's version to show")
+    show.add_argument("--app-id", metavar="N", help="an app.yml's ${app.id}")
+    show.add_argument("--app-name", metavar="NAME", help="an app.yml's ${app.name}")
     show.set_defaults(usage_parser=show, handler=run_show)
 
     gc = subcommands.add_parser(

@@ -35,6 +35,12 @@ def _spec_arguments() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("spec", nargs="?", metavar="SPEC", help="YAML spec file")
     parent.add_argument("name", nargs="?", metavar="NAME", help="command name in SPEC's commands:")
+    app = parent.add_argument_group("an app.yml's version and template variables")
+    app.add_argument(
+        "--app-version", metavar="V", help="the version to run (needed when SPEC has several)"
+    )
+    app.add_argument("--app-id", metavar="N", help="the value of ${app.id} (a whole number)")
+    app.add_argument("--app-name", metavar="NAME", help="the value of ${app.name}")
     flags = parent.add_argument_group("a spec given by flags instead of SPEC")
     flags.add_argument("--pylock", metavar="P", help="the pylock.toml file")
     flags.add_argument("--command", metavar="C", help="what to run, e.g. '-m my_app'")
@@ -164,7 +170,7 @@ def _build_parser(*, with_cache_commands: bool = True) -> argparse.ArgumentParse
 def _spec_from_args(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Spec:
     from pylockenv.core.spec import command_from_flags
 
-    from .specfile import read_spec_file
+    from .specfile import app_flags, read_spec_file
 
     flag_form = ns.pylock is not None or ns.command is not None
     if ns.spec is not None and flag_form:
@@ -176,7 +182,9 @@ def _spec_from_args(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> 
             "a command given by --pylock and --command; with SPEC, write them in the spec file"
         )
     if ns.spec is not None:
-        return read_spec_file(ns.spec, ns.name)
+        return read_spec_file(ns.spec, ns.name, app_flags(ns))
+    if app_flags(ns) is not None:
+        parser.error("--app-version, --app-id and --app-name go with an app.yml given as SPEC")
     if ns.pylock is None or ns.command is None:
         parser.error("give SPEC [NAME], or both --pylock and --command")
     return command_from_flags(
@@ -222,6 +230,7 @@ def _run_or_provision(
 ) -> int:
     from .planfiles import made_from, plan_document, plan_with_facts, store_plan
     from .run_plan import exec_plan, provision
+    from .specfile import app_flags
 
     if ns.subcommand == "apply":
         return _apply(ns, extra)
@@ -250,7 +259,9 @@ def _run_or_provision(
         return 0
 
     def keep_for_warm_runs() -> None:
-        if ns.spec is not None:
+        # Not with --app-*: the warm path reads `run SPEC [NAME]` alone, which may mean
+        # another version (or an error) for the same file.
+        if ns.spec is not None and app_flags(ns) is None:
             uv_flag = ns.uv is not None
             store_plan(the_plan, facts, uv_flag=uv_flag, spec_path=ns.spec, name=ns.name)
 
