@@ -348,7 +348,7 @@ def _check_templates(
         for i, text in enumerate(texts):
             if not isinstance(text, str) or text.startswith(("/", "~")):
                 continue
-            if "dir" in variables_used(parse_template(text)):
+            if "dir" in variables_used(parse_template(_joined(text, app_dir))):
                 at = f"{where}.{key}" + ("" if isinstance(value, str) else f"[{i}]")
                 raise _fail(
                     source,
@@ -368,7 +368,7 @@ def _choose(versions: Sequence[_Version], wanted: str | None, source: str) -> _V
             return versions[0]
         raise SpecError(
             f"{source}: defines several versions ({names}); choose one with --app-version "
-            f"(for example --app-version {shown(versions[-1].text)})."
+            f"(for example --app-version {plain_name(versions[-1].text)})."
         )
     for version in versions:
         if version.text == wanted:
@@ -433,7 +433,7 @@ def _values(
 
 
 def load_app_spec(
-    document: Mapping[object, object],
+    document: object,
     source: str,
     name: str | None,
     *,
@@ -448,6 +448,7 @@ def load_app_spec(
     reference would refuse, or pylockenv cannot read as data.
     """
     variables = variables or AppVariables()
+    document = _mapping(document, source, "", "a mapping with bfabric and versions")
     _check_keys(document, TOP_KEYS, source, "", "an app spec")
     _check_bfabric(document, source)
     entries = _entries(document, source)

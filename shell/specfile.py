@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pylockenv.core.appspec import AppVariables, load_app_spec
@@ -193,7 +193,6 @@ def read_spec_file(path: str, name: str | None, variables: AppVariables | None =
     document, source = _read_document(path)
     base_dir = os.path.dirname(os.path.realpath(path))
     if is_app_document(document):
-        assert isinstance(document, Mapping)
         return load_app_spec(document, source, name, app_dir=base_dir, variables=variables)
     if variables is not None and variables != AppVariables():
         raise SpecError(
