@@ -13,7 +13,8 @@ both tools:
   name, an attribute, a filter such as `${x | h}`);
 - `<%` and `</%` (Python blocks, `<%! %>` module blocks, `<%doc>`, `<%def>` and
   every other tag), except Mako's own verbatim block `<%text>...</%text>`, whose
-  content is taken as it is: it is how a literal `${` is written;
+  content is taken as it is: it is how a literal `${` is written (an empty one
+  is refused: Mako cannot read it);
 - a line whose first non-blank characters are `%` (a control line, or `%%`,
   which Mako turns into `%`) or `##` (a comment, which Mako drops);
 - a backslash at the end of a line (Mako drops it and the line break);
@@ -136,6 +137,11 @@ def parse_template(text: str) -> tuple[Piece, ...]:
             if end < 0:
                 raise TemplateRefused(
                     _cut(text, i, "\n"), f"a {TEXT_OPEN} block without its {TEXT_CLOSE}; close it"
+                )
+            if end == i + len(TEXT_OPEN):  # Mako's lexer cannot read an empty one
+                raise TemplateRefused(
+                    TEXT_OPEN + TEXT_CLOSE,
+                    "an empty text block, which Mako cannot read; leave it out",
                 )
             literal.append(text[i + len(TEXT_OPEN) : end])
             i = end + len(TEXT_CLOSE)

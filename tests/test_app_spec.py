@@ -154,6 +154,7 @@ CODE = [
     ('<%def name="f()">x</%def>', '<%def name="f()">'),
     ("</%text>", "</%text>"),
     ("<%text>never closed", "<%text>never closed"),
+    ("a<%text></%text>b", "<%text></%text>"),
     ("% if True:", "% if True:"),
     ("a\n  % for x in y:", "  % for x in y:"),
     ("%% not a percent", "%% not a percent"),
@@ -402,6 +403,8 @@ def _oracle(text: str) -> str | None:
         out.append(_VARIABLE.sub(lambda m: VALUES[m.group(1)], outside))
         if block is None:
             return "".join(out)
+        if not block.group(1):
+            return None  # an empty text block
         out.append(block.group(1))
         start = block.end()
     raise AssertionError("unreachable")
