@@ -1,7 +1,9 @@
 """The Python API: read a spec, plan it on this host, then `execute` or `provision` it.
 
 from pylockenv.shell import load, plan, execute
-exit_code = execute(plan(load("app.yml", "process")), args=["--verbose"])
+exit_code = execute(plan(load("spec.yml", "process")), args=["--verbose"])
+
+`load_app` reads an app runner's app.yml with its version and template variables.
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from typing import Any
 import cattrs
 import yaml
 
+from pylockenv.core.appspec import AppVariables, load_app_spec
 from pylockenv.core.facts import HostFacts
 from pylockenv.core.planning import Plan, plan
-from pylockenv.core.appspec import AppVariables, load_app_spec
 from pylockenv.core.spec import Spec, is_app_document, load_spec
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
