@@ -448,6 +448,8 @@ def load_app_spec(
     reference would refuse, or pylockenv cannot read as data.
     """
     variables = variables or AppVariables()
+    if variables.app_id is not None:
+        app_id_value(variables.app_id)  # the reference needs a number whether used or not
     document = _mapping(document, source, "", "a mapping with bfabric and versions")
     _check_keys(document, TOP_KEYS, source, "", "an app spec")
     _check_bfabric(document, source)
