@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
-
-from attrs import field, frozen
 
 from pylockenv.core.errors import EXIT_CODES
 
@@ -42,15 +40,23 @@ class IncompleteCommandError(TypeError):
     programming error, raised at import)."""
 
 
-@frozen(kw_only=True)
 class Invocation:
     """One parsed command line, as a subcommand's runner receives it."""
 
-    ns: argparse.Namespace
-    # The words after `--`, for a subcommand whose `double_dash` is "command arguments".
-    command_args: tuple[str, ...]
-    # The subcommand's own parser: `parser.error(...)` is a usage error with its usage.
-    parser: argparse.ArgumentParser
+    __slots__ = ("command_args", "ns", "parser")
+
+    def __init__(
+        self,
+        *,
+        ns: argparse.Namespace,
+        command_args: Sequence[str],
+        parser: argparse.ArgumentParser,
+    ) -> None:
+        self.ns = ns
+        # The words after `--`, for a subcommand whose `double_dash` is "command arguments".
+        self.command_args = tuple(command_args)
+        # The subcommand's own parser: `parser.error(...)` is a usage error with its usage.
+        self.parser = parser
 
     @property
     def quiet(self) -> bool:
@@ -66,19 +72,17 @@ class Invocation:
         return uv
 
 
-def _nonempty_text(_: object, attribute: object, value: Any) -> None:
+def _nonempty_text(what: str, value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
-        raise IncompleteCommandError(f"{attribute}: give a sentence, not {value!r}")
+        raise IncompleteCommandError(f"{what}: give a sentence, not {value!r}")
 
 
-def _subcommand_name(_: object, __: object, value: Any) -> None:
-    if not isinstance(value, str) or not value.isascii() or not value.isalpha():
-        raise IncompleteCommandError(f"a subcommand is named by a lowercase word, not {value!r}")
-    if value != value.lower():
+def _subcommand_name(value: Any) -> None:
+    if not isinstance(value, str) or not (value.isascii() and value.isalpha() and value.islower()):
         raise IncompleteCommandError(f"a subcommand is named by a lowercase word, not {value!r}")
 
 
-def _known_exit_codes(_: object, __: object, value: Any) -> None:
+def _known_exit_codes(value: Any) -> None:
     if not isinstance(value, tuple) or not value:
         raise IncompleteCommandError("exit_codes: list the exit paths, as in EXIT_CODES")
     unknown = set(value) - EXIT_CODE_NAMES
@@ -91,46 +95,79 @@ def _known_exit_codes(_: object, __: object, value: Any) -> None:
         raise IncompleteCommandError("exit_codes: every subcommand has usage errors (2)")
 
 
-def _global_options(_: object, __: object, value: Any) -> None:
+def _global_options(value: Any) -> None:
     if not isinstance(value, Mapping) or not set(value) <= set(GLOBAL_OPTIONS):
         raise IncompleteCommandError(
             f"options: a mapping of {sorted(GLOBAL_OPTIONS)} to their help, not {value!r}"
         )
     for name, help_text in value.items():
-        _nonempty_text(None, f"options[{name!r}]", help_text)
+        _nonempty_text(f"options[{name!r}]", help_text)
 
 
-def _callable(_: object, attribute: object, value: Any) -> None:
+def _callable(what: str, value: Any) -> None:
     if not callable(value):
-        raise IncompleteCommandError(f"{attribute}: give a function, not {value!r}")
+        raise IncompleteCommandError(f"{what}: give a function, not {value!r}")
 
 
-@frozen(kw_only=True)
 class Command:
     """One subcommand: its name, help, arguments, runner and exit paths.
 
     `add_arguments` adds the subcommand's own arguments to its parser; the global
     options it honours (`options`, with their help for it) are added by the CLI, and
     accepted before the subcommand too. `run` returns the exit code. `exit_codes` are
-    the codes of `core.errors.EXIT_CODES` the subcommand can exit with (its --help
-    lists them). `prints_result` says whether its result goes to stdout, which must
-    then be open.
+    the codes of `core.errors.EXIT_CODES` the subcommand can exit with besides 0 (its
+    --help lists them). `prints_result` says whether its result goes to stdout, which
+    must then be open. Every field is required and checked here, when the record is
+    made (a plain class, not attrs: the CLI loads this before it knows it needs attrs).
     """
 
-    name: str = field(validator=_subcommand_name)
-    summary: str = field(validator=_nonempty_text)
-    description: str = field(validator=_nonempty_text)
-    add_arguments: Callable[[argparse.ArgumentParser], None] = field(validator=_callable)
-    run: Callable[[Invocation], int] = field(validator=_callable)
-    exit_codes: tuple[str, ...] = field(validator=_known_exit_codes)
-    options: Mapping[str, str] = field(validator=_global_options)
-    double_dash: DoubleDash = field()
-    prints_result: Callable[[argparse.Namespace], bool] = field(validator=_callable)
+    __slots__ = (
+        "add_arguments",
+        "description",
+        "double_dash",
+        "exit_codes",
+        "name",
+        "options",
+        "prints_result",
+        "run",
+        "summary",
+    )
 
-    @double_dash.validator
-    def _double_dash(self, _: object, value: Any) -> None:
-        if value not in ("command arguments", "refused", "parsed"):
-            raise IncompleteCommandError(f"double_dash: not a meaning of '--': {value!r}")
+    def __init__(
+        self,
+        *,
+        name: str,
+        summary: str,
+        description: str,
+        add_arguments: Callable[[argparse.ArgumentParser], None],
+        run: Callable[[Invocation], int],
+        exit_codes: tuple[str, ...],
+        options: Mapping[str, str],
+        double_dash: DoubleDash,
+        prints_result: Callable[[argparse.Namespace], bool],
+    ) -> None:
+        _subcommand_name(name)
+        _nonempty_text("summary", summary)
+        _nonempty_text("description", description)
+        _callable("add_arguments", add_arguments)
+        _callable("run", run)
+        _known_exit_codes(exit_codes)
+        _global_options(options)
+        if double_dash not in ("command arguments", "refused", "parsed"):
+            raise IncompleteCommandError(f"double_dash: not a meaning of '--': {double_dash!r}")
+        _callable("prints_result", prints_result)
+        self.name = name
+        self.summary = summary
+        self.description = description
+        self.add_arguments = add_arguments
+        self.run = run
+        self.exit_codes = exit_codes
+        self.options = dict(options)
+        self.double_dash: DoubleDash = double_dash
+        self.prints_result = prints_result
+
+    def __repr__(self) -> str:
+        return f"Command(name={self.name!r})"
 
     def epilog(self) -> str:
         """The exit codes of this subcommand with their meanings, from EXIT_CODES."""
