@@ -13,15 +13,21 @@ def find_uv() -> str:
     Returns the bare name "uv" when none is found, so that a dry run still prints
     a plan; running it then fails with a message that says how to get uv.
     """
+    return chosen_uv()[0]
+
+
+def chosen_uv() -> tuple[str, str]:
+    """`find_uv()`'s answer, and how it was found, in words (for `pylockenv --version`)."""
     chosen = os.environ.get(UV_ENV_VAR)
     if chosen:
-        return chosen
+        return chosen, f"from ${UV_ENV_VAR}"
     bundled = bundled_uv()
     if bundled is not None:
-        return bundled
+        return bundled, "installed with pylockenv"
     import shutil
 
-    return shutil.which("uv") or "uv"
+    on_path = shutil.which("uv")
+    return (on_path, "found on PATH") if on_path else ("uv", "none found")
 
 
 _BUNDLED: list[str | None] = []  # the lookup's result, once made (functools.cache, unloaded)
