@@ -73,6 +73,7 @@ WARM_MODULES = {
     "pylockenv.shell",
     "pylockenv.shell.cachefiles",
     "pylockenv.shell.envlocks",
+    "pylockenv.shell.errors",
     "pylockenv.shell.hostfacts",
     "pylockenv.shell.launcher",
     "pylockenv.shell.process_env",
