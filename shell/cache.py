@@ -206,10 +206,18 @@ def _remove(env: EnvLayout, parent: int, env_dir: int | None) -> None:
     """Remove the marker first (a run waiting for the in-use lock then sees it gone),
     then the rest, all through descriptors (nothing followed). An ephemeral env's own
     run may be removing it at the same moment."""
-    if env_dir is not None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(MARKER_NAME, dir_fd=env_dir)
-    remove_entry(parent, env.name)
+    try:
+        if env_dir is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(MARKER_NAME, dir_fd=env_dir)
+        remove_entry(parent, env.name)
+    except OSError as exc:  # named by its path, not relative to a descriptor
+        where = exc.filename if isinstance(exc.filename, str) else env.name
+        if where == MARKER_NAME:
+            where = env.marker
+        elif not where.startswith("/"):
+            where = f"{env.parent}/{where}"
+        raise OSError(exc.errno, exc.strerror, where) from None
 
 
 def _open_env_in(parent: int, env: EnvLayout) -> int | None:

@@ -91,15 +91,19 @@ def entry_type(path: str) -> str | None:
         return None
 
 
-def denied_sentence(path: str, exc: OSError, doing: str, needs: str = "write") -> str:
+def denied_sentence(
+    path: str, exc: OSError, doing: str, needs: str = "write", on: str | None = None
+) -> str:
     """A sentence for `exc` (an OSError of `doing` something to `path`) that names the path
-    and, for a permission refused, the permission (`needs`) and who has it; never an errno
-    alone."""
+    and, for a permission refused, the permission (`needs`) on the file or directory that
+    needs it (`on`: by default `path`, its directory for a removal) and who has it; never
+    an errno alone."""
     if exc.errno in (errno.EACCES, errno.EPERM):
-        owner = _owner_words(path)
+        if on is None:
+            on = os.path.dirname(path) if doing.startswith("remove") else path
         return (
             f"cannot {doing} {path}: permission denied; this user (uid {os.getuid()}) needs "
-            f"{needs} permission there{owner}. On a cache shared by a group, make it the "
+            f"{needs} permission on {_owned(on)}. On a cache shared by a group, make it the "
             "group's (chgrp -R GROUP, chmod -R g+rwX, chmod g+s on its directories) and run "
             "with umask 002; or set XDG_CACHE_HOME to a cache of your own."
         )
@@ -108,17 +112,24 @@ def denied_sentence(path: str, exc: OSError, doing: str, needs: str = "write") -
     return f"cannot {doing} {path} ({exc.strerror or exc})."
 
 
-def _owner_words(path: str) -> str:
-    for candidate in (path, os.path.dirname(path)):
-        try:
-            st = os.lstat(candidate)
-        except OSError:
-            continue
-        return (
-            f" ({candidate} is owned by uid {st.st_uid}, group {st.st_gid}, "
-            f"mode {stat.S_IMODE(st.st_mode):04o})"
-        )
-    return ""
+def _owned(path: str) -> str:
+    """`path` and who owns it, for a message: "/c/envs (owner alice, group lab, mode 2775)"."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return path
+    import grp  # only for a message
+    import pwd
+
+    try:
+        owner = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        owner = f"uid {st.st_uid}"
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = f"gid {st.st_gid}"
+    return f"{path} (owner {owner}, group {group}, mode {stat.S_IMODE(st.st_mode):04o})"
 
 
 def _refused(path: str, what: str, expected: str = "a regular file") -> CacheFileError:

@@ -357,10 +357,9 @@ def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) ->
                 denied_sentence(lock_path, exc, "open the lock file"), source=lock_path
             ) from None
         if fd is None:
+            refused = PermissionError(errno.EACCES, os.strerror(errno.EACCES))
             raise CacheNotWritableError(
-                f"cannot create the lock {lock_path}: {plan.env.parent} is not writable by this "
-                "user, so the env cannot be provisioned there; ask the cache's owner for write "
-                "permission (group g+w), or set XDG_CACHE_HOME to a cache of your own.",
+                denied_sentence(lock_path, refused, "create the lock", on=plan.env.parent),
                 source=lock_path,
             )
 
