@@ -57,6 +57,7 @@ __all__ = [
     "open_env_dir",
     "open_lock",
     "open_regular",
+    "read_cache_file",
     "read_regular",
     "remove_entry",
     "remove_tree",
@@ -247,6 +248,36 @@ def read_regular(path: str, limit: int, *, dir_fd: int | None = None) -> bytes |
             chunks.append(chunk)
             remaining -= len(chunk)
         return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_cache_file(path: str, limit: int, *, levels: int) -> bytes | None:
+    """`read_regular(path, limit)` for a file `levels` directories below the cache root
+    (plans/<name>: 1; envs/<hash>/<name>: 2), each of those directories opened from its
+    parent without following a link. None when the file or a directory is missing.
+
+    Raises CacheFileError (CacheLinkError) for a link where a directory or the file
+    belongs, or a special file; OSError when it cannot be read.
+    """
+    parts = path.split("/")
+    directories, name = parts[-1 - levels : -1], parts[-1]
+    root = "/".join(parts[: -1 - levels])
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        reached = root
+        for directory in directories:
+            reached = f"{reached}/{directory}"
+            try:
+                inner = _open_subdir(fd, directory, reached, create=False)
+            except FileNotFoundError:
+                return None
+            os.close(fd)
+            fd = inner
+        return read_regular(f"{reached}/{name}", limit, dir_fd=fd)
     finally:
         os.close(fd)
 

@@ -13,7 +13,7 @@ from pylockenv.core.provenance import (
     render_marker,
 )
 
-from .cachefiles import denied_sentence, open_env_dir, read_regular, write_atomically
+from .cachefiles import denied_sentence, open_env_dir, read_cache_file, write_atomically
 from .errors import CacheFileError, MarkerWriteError
 
 __all__ = ["MarkerWriteError", "read_marker", "write_marker"]
@@ -55,7 +55,7 @@ def read_marker(env: EnvLayout) -> Marker | None:
     """The env's marker; None when there is none. Never follows a link nor blocks: a marker
     that is a link or a special file, or cannot be read, is an unreadable one."""
     try:
-        data = read_regular(env.marker, MARKER_SIZE_LIMIT)
+        data = read_cache_file(env.marker, MARKER_SIZE_LIMIT, levels=2)
     except CacheFileError as exc:
         return Marker(kind="unreadable", problem=str(exc).split(";")[0])
     except OSError as exc:

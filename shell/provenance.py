@@ -10,7 +10,7 @@ from pylockenv.core.provenance import Marker, Provenance
 from pylockenv.core.provisioning import hashed_paths, provenance_of
 from pylockenv.core.staleness import changed_extras, staleness_message
 
-from .cachefiles import CacheFileError, read_regular
+from .cachefiles import CacheFileError, read_cache_file
 
 HASH_CHUNK = 1 << 20
 PYVENV_CFG_LIMIT = 1 << 16
@@ -31,7 +31,7 @@ def file_sha256(path: str) -> str | None:
 def read_pyvenv_cfg(path: str) -> dict[str, str]:
     """The `key = value` lines of a `pyvenv.cfg` ({} when it is missing or not a plain file)."""
     try:
-        data = read_regular(path, PYVENV_CFG_LIMIT)
+        data = read_cache_file(path, PYVENV_CFG_LIMIT, levels=2)  # <env>/pyvenv.cfg
     except (OSError, CacheFileError):
         return {}
     if data is None:

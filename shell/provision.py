@@ -396,8 +396,11 @@ def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) ->
 
 
 def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None = None) -> None:
-    """Make the cached env of `plan` ready, provisioning it under its lock only if needed."""
+    """Make the cached env of `plan` ready, provisioning it under its lock only if needed.
+
+    A link where a directory of the cache belongs is refused first, ready env or not."""
     env = plan.env
+    refuse_linked_cache_directories(plan.cache_root)
     if env_is_ready(env):
         progress.say(f"env {plan.env_hash}: reusing {env.path}")
         if any(dep.kind == "file" for dep in plan.local_extra_deps):  # else nothing can be stale

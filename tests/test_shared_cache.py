@@ -280,6 +280,22 @@ def test_a_link_where_a_cache_directory_belongs_is_refused_and_left_by_gc(
         assert f"{cache.root}/{directory} is a symbolic link" in gc.stderr
 
 
+def test_a_kept_plan_is_never_read_or_written_through_a_link_at_plans(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir
+) -> None:
+    spec = make_app(tmp_path / "app")
+    assert run_pylockenv(environ, "run", str(spec)).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    (cache.root / PLANS_DIR).rename(elsewhere)
+    (cache.root / PLANS_DIR).symlink_to(elsewhere)
+    before = {p.name: p.stat().st_mtime_ns for p in elsewhere.iterdir()}
+    done = run_pylockenv(environ, "run", str(spec))
+    assert done.returncode == EXIT_PYLOCKENV_FAILED, done.stderr
+    assert f"{cache.root}/{PLANS_DIR} is a symbolic link" in done.stderr
+    assert "reusing" not in done.stderr  # the warm path did not take the kept plan either
+    assert {p.name: p.stat().st_mtime_ns for p in elsewhere.iterdir()} == before
+
+
 def test_gc_removes_only_the_names_the_layout_gives_it_in_plans(
     tmp_path: Path, environ: dict[str, str], cache: CacheDir
 ) -> None:
