@@ -208,8 +208,7 @@ def _remove(env: EnvLayout, parent: int, env_dir: int | None) -> None:
     run may be removing it at the same moment."""
     try:
         if env_dir is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(MARKER_NAME, dir_fd=env_dir)
+            remove_entry(env_dir, MARKER_NAME)
         remove_entry(parent, env.name)
     except OSError as exc:  # named by its path, not relative to a descriptor
         where = exc.filename if isinstance(exc.filename, str) else env.name
@@ -341,7 +340,7 @@ def forget_stored_plans(cache: CacheLayout) -> int:
             if isinstance(env_path, str) and os.path.lexists(env_path):
                 continue
             with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=plans)
+                remove_entry(plans, name)
                 forgotten += 1
     except OSError:
         pass

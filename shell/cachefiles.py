@@ -53,6 +53,7 @@ __all__ = [
     "entry_type",
     "env_is_ready",
     "file_type",
+    "make_fresh_directory",
     "open_cache_dir",
     "open_env_dir",
     "open_lock",
@@ -368,6 +369,13 @@ def remove_entry(dir_fd: int, name: str) -> None:
             os.unlink(name, dir_fd=dir_fd)
         except FileNotFoundError:
             pass
+
+
+def make_fresh_directory(parent_fd: int, name: str) -> int:
+    """Create the directory `name` in `parent_fd`, new (FileExistsError if anything, a link
+    included, is there), mode by the umask; return a descriptor on it."""
+    os.mkdir(name, DIR_MODE, dir_fd=parent_fd)
+    return os.open(name, _DIRECTORY, dir_fd=parent_fd)
 
 
 def remove_tree(path: str) -> None:

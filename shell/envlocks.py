@@ -24,7 +24,7 @@ import time
 
 from pylockenv.core.layout import EnvLayout
 
-from .cachefiles import CacheFileError, open_env_dir, open_lock, open_regular
+from .cachefiles import CacheFileError, open_env_dir, open_lock
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
@@ -114,7 +114,10 @@ def is_locked(path: str, *, directory: bool = False) -> bool:
         if directory:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         else:
-            fd = open_regular(path, os.O_RDONLY)
+            opened = open_lock(path, create=False)
+            if opened is None:
+                return False
+            fd = opened
     except (OSError, CacheFileError):
         return False  # no lock file, or none a run could hold (a link, a directory)
     try:

@@ -34,15 +34,14 @@ from pylockenv.core.provisioning import (
 )
 
 from .cachefiles import (
-    DIR_MODE,
     CacheFileError,
     RemovedOnFailure,
     denied_sentence,
     env_is_ready,
     file_type,
+    make_fresh_directory,
     open_cache_dir,
     open_lock,
-    open_regular,
     remove_entry,
     remove_reporting,
 )
@@ -212,9 +211,12 @@ def _wait_until_unused(
     before it broke)."""
     env = plan.env
     try:
-        fd = open_regular(env.in_use, os.O_RDONLY, dir_fd=env_dir)
+        opened = open_lock(env.in_use, dir_fd=env_dir, create=False)
     except (OSError, CacheFileError):
+        opened = None
+    if opened is None:
         return None  # no in-use lock file (no run has ever held this env), or none a run holds
+    fd = opened
 
     def say_waiting() -> None:
         progress.say(
@@ -277,7 +279,7 @@ def make_env_directory(plan: Plan, parent: int) -> int:
     then handed a directory that exists, so it follows no link planted at the path."""
     env = plan.env
     try:
-        os.mkdir(env.name, DIR_MODE, dir_fd=parent)
+        return make_fresh_directory(parent, env.name)
     except FileExistsError:
         raise EnvVanishedError(
             f"{env.path} appeared while it was being made (another process created it); run again.",
@@ -287,7 +289,6 @@ def make_env_directory(plan: Plan, parent: int) -> int:
         raise CacheNotWritableError(
             denied_sentence(env.path, exc, "create the directory"), source=env.path
         ) from None
-    return os.open(env.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
 
 
 def _check_same_directory(env: EnvLayout, made: int) -> None:

@@ -228,6 +228,9 @@ def test_an_outsider_gets_a_sentence_naming_the_path_and_the_permission(
 ) -> None:
     assert lab.run(lab.alice, "provision", str(lab_app)).returncode == 0
     [env] = lab.cache.env_dirs()
+    reused = lab.run(lab.outsider, "run", str(lab_app))  # reading is all a reuse needs
+    assert reused.returncode == 0, reused.stderr
+    assert f"reusing {env}" in reused.stderr
     removal = lab.run(lab.outsider, "gc", "--older-than", "0s")
     assert removal.returncode == 1
     assert "permission denied; this user (uid" in removal.stdout
