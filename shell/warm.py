@@ -24,7 +24,7 @@ from pylockenv.core.planfile import (
     what_changed,
 )
 
-from .cachefiles import CacheFileError, env_is_ready, read_regular
+from .cachefiles import CacheFileError, env_is_ready, read_cache_file
 from .envlocks import open_in_use, try_flock
 from .hostfacts import facts_now, host_values
 from .process_env import child_environ
@@ -83,7 +83,9 @@ def try_warm_path(argv: Sequence[str]) -> None:
     verb, positionals, quiet, extra = parsed
     name = positionals[1] if len(positionals) > 1 else None
     try:
-        data = read_regular(stored_plan_path(verb, positionals[0], name), PLAN_FILE_SIZE_LIMIT)
+        data = read_cache_file(  # never through a link at plans/
+            stored_plan_path(verb, positionals[0], name), PLAN_FILE_SIZE_LIMIT, levels=1
+        )
     except (OSError, CacheFileError):
         return
     kept = None if data is None else decode_stored_plan(data)
