@@ -188,10 +188,10 @@ def render_show(
         described = env_to_dict(env, this_host=this_host)
         lines.append(f"env {printable(env.name)} ({env.kind}): {described['state']}")
         lines += [
-            f"  {key}: {printable(str(described[key]))}"
+            f"  {key.replace('_', ' ')}: {shown_value(described[key])}"
             for key in ("path", "host", "python_version", "created", "last_used", "in_use")
         ]
-        lines.append(f"  size: {described['size_bytes']} bytes ({described['freed_bytes']} freed)")
+        lines.append(f"  size: {_bytes(described['size_bytes'], described['freed_bytes'])}")
     lines.append(f"{verdict[0]}: {verdict[1]}")
     lines += [f"warning: {warning}" for warning in warnings]
     if env is not None and env.marker is not None:
@@ -200,6 +200,19 @@ def render_show(
         lines.append("plan (what 'pylockenv run' does now):")
         lines.append(plan_text.rstrip("\n"))
     return "\n".join(lines) + "\n"
+
+
+def shown_value(value: object) -> str:
+    """A value as a tool prints it: "yes"/"no" for a boolean, "-" for none, else its text."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "-" if value is None else printable(str(value))
+
+
+def _bytes(size: int | None, freed: int | None) -> str:
+    if size is None:
+        return "not measured"
+    return f"{size} bytes ({'?' if freed is None else freed} freed)"
 
 
 def marker_text(env: EnvObservation) -> str:

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import re
 
-from .errors import PylockenvError
+from .errors import DurationError as DurationError  # its home is core.errors
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"(\d+)([smhdw])")
-
-
-class DurationError(PylockenvError):
-    """A duration is not a whole number followed by one unit letter."""
 
 
 def parse_duration(text: str) -> int:

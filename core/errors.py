@@ -37,10 +37,19 @@ EXIT_CODES = (
 class PylockenvError(Exception):
     """Base of every error pylockenv reports as a sentence instead of a traceback.
 
-    `exit_code` is what the CLI exits with when it reports the error.
+    `exit_code` is what the CLI exits with when it reports the error. Where they
+    apply, the context is data too (as packaging's PylockValidationError carries
+    it), for a caller such as an app runner: `source` is the spec file (or plan
+    file, or cache path) the error is about, `field` the field in it (for example
+    `commands.process.pylock`); None where the error has none.
     """
 
     exit_code: int = EXIT_PYLOCKENV_FAILED
+
+    def __init__(self, message: str = "", *, source: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.source = source
+        self.field = field
 
 
 class SpecError(PylockenvError):
@@ -53,3 +62,11 @@ class PlanError(PylockenvError):
 
 class PylockError(PylockenvError):
     """The pylock file itself cannot be used: wrong name, invalid TOML, or Python mismatch."""
+
+
+class PlanFileError(PylockenvError):
+    """A plan file cannot be used: not one, of an unknown version, or stale."""
+
+
+class DurationError(PylockenvError):
+    """A duration is not a whole number followed by one unit letter."""

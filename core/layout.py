@@ -13,6 +13,13 @@ the files pylockenv adds: the marker's staging name and the in-use lock.
       envs/<hash>.lock        the provisioning lock (kept: a run may be waiting on it)
       ephemeral/env_<suffix>  an ephemeral env, locked through its directory while its run lives
       plans/<key>.plan        a plan `run SPEC [NAME]` or `apply PLAN` used, kept for warm runs
+      plans/uv-<id>.version   what `uv --version` printed, kept per uv executable (id: its stat)
+      plans/<name>.<pid>.tmp  a kept plan or uv version while it is written, before os.replace
+
+The directories envs/, ephemeral/ and plans/ are the cache's own: pylockenv
+never follows a link in their place (a user who wants the cache elsewhere sets
+XDG_CACHE_HOME or links the cache root itself), and gc removes only the names
+this module gives it.
 
 Whoever needs a path asks a `CacheLayout` or an `EnvLayout`; nobody else spells
 these names. This module imports only light parts of the standard library (no
@@ -35,7 +42,13 @@ MARKER_NAME = ".provisioned"
 MARKER_STAGING_NAME = ".provisioned.tmp"
 IN_USE_NAME = ".in-use"
 LOCK_SUFFIX = ".lock"
+PLAN_SUFFIX = ".plan"
+UV_VERSION_PREFIX = "uv-"
+UV_VERSION_SUFFIX = ".version"
+STAGING_SUFFIX = ".tmp"
 HASH_LENGTH = 16
+# The directories of the cache root, each created by pylockenv and never a link.
+CACHE_DIRECTORIES = (ENVS_DIR, EPHEMERAL_DIR, PLANS_DIR)
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
 # tempfile.mkdtemp names: "env_" and 8 characters of this alphabet.
@@ -60,6 +73,32 @@ def ephemeral_maker(name: str) -> EphemeralMaker | None:
         return "pylockenv"
     if len(suffix) == 8 and set(suffix) <= _MKDTEMP_CHARACTERS:
         return "reference"
+    return None
+
+
+def staging_name(name: str, pid: int) -> str:
+    """The name a file `name` of plans/ has while process `pid` writes it (several
+    processes may write the same kept plan at once, so each stages under its own)."""
+    return f"{name}.{pid}{STAGING_SUFFIX}"
+
+
+def kept_uv_version_name(identity_crc: int) -> str:
+    """The file of plans/ keeping the version of the uv executable whose stat has this crc32."""
+    return f"{UV_VERSION_PREFIX}{identity_crc:08x}{UV_VERSION_SUFFIX}"
+
+
+def plans_entry_kind(name: str) -> str | None:
+    """What the entry `name` of plans/ is: "plan" (a kept plan), "uv version" (a kept
+    answer of `uv --version`), "staging" (one being written), or None: not pylockenv's,
+    so gc leaves it alone."""
+    if name.endswith(STAGING_SUFFIX):
+        stem, _, pid = name[: -len(STAGING_SUFFIX)].rpartition(".")
+        return "staging" if pid.isdigit() and plans_entry_kind(stem) is not None else None
+    if name.endswith(PLAN_SUFFIX) and len(name) > len(PLAN_SUFFIX) and "/" not in name:
+        return "plan"
+    middle = name.removeprefix(UV_VERSION_PREFIX).removesuffix(UV_VERSION_SUFFIX)
+    if len(middle) == 8 and len(name) == len(middle) + 11 and set(middle) <= _HEX_DIGITS:
+        return "uv version"
     return None
 
 
@@ -103,6 +142,21 @@ class EnvLayout:
     def parent(self) -> str:
         """The directory holding the env (envs/ or ephemeral/)."""
         return posixpath.dirname(self.path)
+
+    @property
+    def directory(self) -> str:
+        """The name of the cache directory holding the env: envs or ephemeral."""
+        return ENVS_DIR if self.kind == "cached" else EPHEMERAL_DIR
+
+    @property
+    def root(self) -> str:
+        """The cache root the env belongs to."""
+        return posixpath.dirname(self.parent)
+
+    @property
+    def lock_name(self) -> str | None:
+        """The provisioning lock's name in envs/; None for an ephemeral env."""
+        return f"{self.name}{LOCK_SUFFIX}" if self.kind == "cached" else None
 
     @property
     def marker(self) -> str:
@@ -167,7 +221,11 @@ class CacheLayout:
 
     def stored_plan(self, key: str) -> str:
         """The stored plan of the runs whose file, name and working directory give `key`."""
-        return f"{self.plans_dir}/{key}.plan"
+        return f"{self.plans_dir}/{key}{PLAN_SUFFIX}"
+
+    def kept_uv_version(self, identity_crc: int) -> str:
+        """Where the version of one uv executable is kept (see `kept_uv_version_name`)."""
+        return f"{self.plans_dir}/{kept_uv_version_name(identity_crc)}"
 
     def cached_env(self, env_hash: str) -> EnvLayout:
         return EnvLayout(path=f"{self.envs_dir}/{env_hash}", kind="cached")

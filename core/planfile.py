@@ -19,7 +19,7 @@ from __future__ import annotations
 import marshal
 import zlib
 
-from .errors import PylockenvError
+from .errors import PlanFileError as PlanFileError  # its home is core.errors
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
@@ -42,10 +42,6 @@ HOST_FACTS = {
     "default_python_version": "Python version of pylockenv",
     "python_full_version": "Python version of pylockenv",
 }
-
-
-class PlanFileError(PylockenvError):
-    """A plan file cannot be used: not one, of an unknown version, or stale."""
 
 
 def plan_file(plan: Mapping[str, Any], made_from: Mapping[str, Any]) -> dict[str, Any]:

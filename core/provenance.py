@@ -133,6 +133,9 @@ def parse_marker(data: bytes) -> Marker:
         return Marker(kind="unreadable", problem="it is neither empty nor JSON")
     if not isinstance(document, dict):
         return Marker(kind="unreadable", problem="its JSON is not an object")
+    problem = format_problem(document.get("format", PROVENANCE_FORMAT))
+    if problem is not None:
+        return Marker(kind="unreadable", problem=problem)
     import cattrs
 
     try:
@@ -141,6 +144,24 @@ def parse_marker(data: bytes) -> Marker:
         details = "; ".join(cattrs.transform_error(exc, path="marker"))
         return Marker(kind="unreadable", problem=f"its JSON is not provenance ({details})")
     return Marker(kind="provenance", provenance=provenance)
+
+
+def format_problem(version: object) -> str | None:
+    """Why a marker whose `format` is `version` cannot be read by this pylockenv (one
+    sentence, what to do included); None for the format it writes. A marker without a
+    `format` is read as this one (the fields are all optional)."""
+    if type(version) is int and version == PROVENANCE_FORMAT:
+        return None
+    if type(version) is int and version > PROVENANCE_FORMAT:
+        return (
+            f"its format is {version}, newer than the format {PROVENANCE_FORMAT} this "
+            "pylockenv reads (a newer pylockenv made the env); upgrade pylockenv to read "
+            "its provenance (the env is still used: its marker is present)"
+        )
+    return (
+        f"its format is {str(version)[:20]!r}, which no pylockenv writes (this one writes "
+        f"{PROVENANCE_FORMAT}); remove the env with 'pylockenv gc HASH' if it is damaged"
+    )
 
 
 def provenance_to_dict(provenance: Provenance) -> dict[str, Any]:

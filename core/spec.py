@@ -22,6 +22,7 @@ from attrs import field, fields, frozen
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from .errors import SpecError
+from .hints import did_you_mean
 from .limits import (
     LISTED_MAX_ITEMS,
     SHOWN_MAX_CHARS,
@@ -182,7 +183,8 @@ def _format_exception(exc: BaseException, _: object) -> str:
     if isinstance(exc, KeyError):
         return "this required field is missing; add it (see the spec reference in the README)"
     if isinstance(exc, ForbiddenExtraKeysError):
-        unknown = listed(sorted(_name(str(key)) for key in exc.extra_fields))
+        keys = sorted(str(key) for key in exc.extra_fields)
+        unknown = listed([_name(key) + did_you_mean(key, FIELD_NAMES) for key in keys])
         allowed = ", ".join(FIELD_NAMES)
         return f"unknown key(s) {unknown}; the keys of a python_env command are {allowed}"
     return f"invalid value ({shown(str(exc))})"
@@ -394,8 +396,7 @@ def _pick_command(named: Mapping[str, object], source: str) -> str:
     names = listed([_name(key) for key in runnable])
     raise SpecError(
         f"{source}: holds several python_env commands ({names}); "
-        "name the one to run after the spec file, e.g. 'pylockenv run "
-        f"{source} {_name(runnable[0])}'."
+        f"name the one to run after the spec file, e.g. '{source} {_name(runnable[0])}'."
     )
 
 
@@ -417,8 +418,8 @@ def select_command(document: object, source: str, name: str | None) -> tuple[obj
             name = _pick_command(named, source)
         if name not in named:
             raise SpecError(
-                f"{source}: has no command named {shown(name)}; its commands are "
-                f"{listed([_name(key) for key in named])}."
+                f"{source}: has no command named {shown(name)}{did_you_mean(name, named)}; its "
+                f"commands are {listed([_name(key) for key in named])}."
             )
         return named[name], f"commands.{_name(name)}"
     if name is not None:

@@ -8,9 +8,11 @@ followed through a link and no special file is opened in a way that blocks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
-import shutil
+import stat
+import sys
 from collections.abc import Callable
 
 from attrs import evolve
@@ -18,18 +20,29 @@ from attrs import evolve
 from pylockenv.core.envstate import EntryType, EnvObservation
 from pylockenv.core.gc import GcEntry, GcOutcome, GcPlan, GcPolicy, GcReason, decide
 from pylockenv.core.layout import (
+    IN_USE_NAME,
     LOCK_SUFFIX,
+    MARKER_NAME,
+    PLANS_DIR,
     CacheLayout,
     EnvLayout,
     cache_layout,
     env_kind_of,
     ephemeral_maker,
+    plans_entry_kind,
 )
 from pylockenv.core.planfile import PLAN_FILE_SIZE_LIMIT, decode_stored_plan
 
-from .cachefiles import CacheFileError, open_regular, read_regular
+from .cachefiles import (
+    CacheFileError,
+    denied_sentence,
+    open_cache_dir,
+    open_lock,
+    read_regular,
+    remove_entry,
+)
 from .diskusage import disk_usage
-from .envlocks import HeldLock, is_locked, open_directory, try_flock
+from .envlocks import HeldLock, is_locked, try_flock
 from .errors import CacheUnreadableError
 from .facts import gather_host_facts
 from .marker import read_marker
@@ -88,25 +101,46 @@ def observe_env(env: EnvLayout, *, sizes: bool, locks_held: bool = False) -> Env
     )
 
 
-def scan_cache(cache: CacheLayout, *, sizes: bool = True) -> tuple[list[EnvObservation], list[str]]:
+def _warn(message: str) -> None:
+    print(f"pylockenv: warning: {message}", file=sys.stderr)
+
+
+def scan_cache(
+    cache: CacheLayout, *, sizes: bool = True, on_problem: Callable[[str], None] = _warn
+) -> tuple[list[EnvObservation], list[str]]:
     """Every env under `cache` (cached and ephemeral), and the other entries found there.
 
     Only names that match the layout's env patterns are envs; the rest (a lock
-    file is neither, and is not reported) is returned as paths for `list -v`.
-    Raises CacheUnreadableError when the cache exists but cannot be read.
+    file is neither, and is not reported) is returned as paths for `list -v`. A
+    link (or anything but a directory) where envs/ or ephemeral/ belongs is never
+    followed: it is passed to `on_problem` as a sentence (stderr by default) and
+    left alone. Raises CacheUnreadableError when the cache exists but cannot be read.
     """
     found: list[EnvObservation] = []
     others: list[str] = []
     for path, directory in cache.env_directories():
         try:
-            names = sorted(os.listdir(path))
+            fd = open_cache_dir(cache.root, directory)
         except (FileNotFoundError, NotADirectoryError):
+            continue
+        except CacheFileError as exc:
+            on_problem(f"{exc} Nothing under it is listed or removed.")
+            others.append(path)
             continue
         except OSError as exc:
             raise CacheUnreadableError(
-                f"cannot read the cache directory {path} ({exc.strerror}); "
-                "check its permissions, or run as the user who owns the cache."
+                denied_sentence(path, exc, "read the cache directory", needs="read and search"),
+                source=path,
             ) from None
+        try:
+            names = sorted(os.listdir(fd))
+        except OSError as exc:
+            raise CacheUnreadableError(
+                denied_sentence(path, exc, "read the cache directory", needs="read"),
+                source=path,
+            ) from None
+        finally:
+            os.close(fd)
         for name in names:
             kind = env_kind_of(directory, name)
             if kind is not None:
@@ -139,47 +173,59 @@ class _Busy(Exception):
         self.reason: GcReason = reason
 
 
-def _take_provisioning_lock(env: EnvLayout) -> HeldLock | None:
+def _take_provisioning_lock(env: EnvLayout, parent: int) -> HeldLock | None:
     if env.lock is None:
         return None
     # Created if missing: a provisioning about to start must find it and wait for us.
-    fd = open_regular(env.lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_lock(env.lock, dir_fd=parent)
+    if fd is None:
+        return None  # a cache this user cannot write: the removal itself will say so
     if not try_flock(fd, fcntl.LOCK_EX):
         os.close(fd)
         raise _Busy("in provisioning")
     return HeldLock(fd)
 
 
-def _take_in_use_lock(env: EnvLayout) -> HeldLock | None:
-    if not os.path.isdir(env.path) or os.path.islink(env.path):
-        return None  # nothing to lock: a file or link in an env's place
+def _take_in_use_lock(env: EnvLayout, env_dir: int) -> HeldLock | None:
+    """The env's in-use lock, exclusively, on the env directory open as `env_dir`."""
     if env.kind == "ephemeral":
-        fd = open_directory(env)
+        fd = os.dup(env_dir)
     else:
         # Created if missing: a run that opens it next must wait until the marker is gone.
-        fd = open_regular(env.in_use, os.O_RDWR | os.O_CREAT)
+        opened = open_lock(env.in_use, dir_fd=env_dir)
+        if opened is None:
+            return None
+        fd = opened
     if not try_flock(fd, fcntl.LOCK_EX):
         os.close(fd)
         raise _Busy("in use")
     return HeldLock(fd)
 
 
-def _remove(env: EnvLayout) -> None:
+def _remove(env: EnvLayout, parent: int, env_dir: int | None) -> None:
     """Remove the marker first (a run waiting for the in-use lock then sees it gone),
-    then the rest. An ephemeral env's own run may be removing it at the same moment."""
-    if not os.path.isdir(env.path) or os.path.islink(env.path):
-        os.unlink(env.path)
-        return
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(env.marker)
-    shutil.rmtree(env.path, onerror=_ignore_vanished)
+    then the rest, all through descriptors (nothing followed). An ephemeral env's own
+    run may be removing it at the same moment."""
+    try:
+        if env_dir is not None:
+            remove_entry(env_dir, MARKER_NAME)
+        remove_entry(parent, env.name)
+    except OSError as exc:  # named by its path, not relative to a descriptor
+        where = exc.filename if isinstance(exc.filename, str) else env.name
+        if where == MARKER_NAME:
+            where = env.marker
+        elif not where.startswith("/"):
+            where = f"{env.parent}/{where}"
+        raise OSError(exc.errno, exc.strerror, where) from None
 
 
-def _ignore_vanished(
-    function: object, path: str, exc_info: tuple[type, BaseException, object]
-) -> None:
-    if not isinstance(exc_info[1], FileNotFoundError):
-        raise exc_info[1]
+def _open_env_in(parent: int, env: EnvLayout) -> int | None:
+    """A descriptor on the env's directory in `parent`; None when something else (a file,
+    a link: never followed) is in its place. FileNotFoundError when nothing is."""
+    mode = os.stat(env.name, dir_fd=parent, follow_symlinks=False).st_mode
+    if not stat.S_ISDIR(mode):
+        return None
+    return os.open(env.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
 
 
 def apply_one(cache: CacheLayout, entry: GcEntry, policy: GcPolicy) -> GcOutcome:
@@ -188,24 +234,32 @@ def apply_one(cache: CacheLayout, entry: GcEntry, policy: GcPolicy) -> GcOutcome
     env = cache.env_named(entry.env.name)
     assert env is not None
     try:
-        with _take_provisioning_lock(env) or HeldLock(-1):
-            if not os.path.lexists(env.path):
-                return GcOutcome(entry=entry, result="gone")
-            had_in_use = os.path.lexists(env.in_use)
-            with _take_in_use_lock(env) or HeldLock(-1):
+        parent = open_cache_dir(env.root, env.directory)
+    except FileNotFoundError:
+        return GcOutcome(entry=entry, result="gone")
+    except (OSError, CacheFileError) as exc:
+        return GcOutcome(entry=entry, result="failed", error=_describe_failure(exc))
+    env_dir: int | None = None
+    try:
+        with _take_provisioning_lock(env, parent) or HeldLock(-1):
+            env_dir = _open_env_in(parent, env)
+            had_in_use = env_dir is not None and _exists_in(env_dir, IN_USE_NAME)
+            with (_take_in_use_lock(env, env_dir) if env_dir is not None else None) or HeldLock(
+                -1
+            ) as in_use:
                 seen = observe_env(env, sizes=True, locks_held=True)
                 if not had_in_use:
                     # The lock file is ours, just made: its time is no use of the env.
                     seen = evolve(seen, last_used=_mtime(env.marker) if seen.marker else None)
                 fresh = decide(seen, policy)
                 if fresh.action != "remove":
-                    if not had_in_use and seen.last_used is not None:
+                    if not had_in_use and seen.last_used is not None and in_use.fd >= 0:
                         # Never unlinked (a run may be waiting on it): dated as the env's
                         # making, so it still reads "no use since".
-                        os.utime(env.in_use, (seen.last_used, seen.last_used))
+                        os.utime(in_use.fd, (seen.last_used, seen.last_used))
                     return GcOutcome(entry=fresh, result="kept")
                 usage = fresh.env.usage
-                _remove(env)
+                _remove(env, parent, env_dir)
                 return GcOutcome(
                     entry=fresh, result="removed", freed=None if usage is None else usage.freed
                 )
@@ -216,10 +270,25 @@ def apply_one(cache: CacheLayout, entry: GcEntry, policy: GcPolicy) -> GcOutcome
         return GcOutcome(entry=entry, result="gone")
     except (OSError, CacheFileError) as exc:
         return GcOutcome(entry=entry, result="failed", error=_describe_failure(exc))
+    finally:
+        os.close(parent)
+        if env_dir is not None:
+            os.close(env_dir)
+
+
+def _exists_in(directory: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _describe_failure(exc: Exception) -> str:
     if isinstance(exc, OSError):
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            where = exc.filename if isinstance(exc.filename, str) else "a file of the env"
+            return denied_sentence(where, exc, "remove") + " Then run gc again."
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror or exc}{where}; fix it by hand, then run gc again"
     return str(exc)
@@ -246,26 +315,37 @@ def apply_gc(
 def forget_stored_plans(cache: CacheLayout) -> int:
     """Remove the stored plans (kept for warm runs) whose env is no longer on disk; how many.
 
-    A stored plan is only a shortcut: one removed while a run reads it costs that
-    run its warm path, nothing else.
+    Only the kept plans of the layout (`plans_entry_kind`) are candidates: a kept uv
+    version, a file being written and anything that is not pylockenv's stay. plans/
+    is never followed through a link. A stored plan is only a shortcut: one removed
+    while a run reads it costs that run its warm path, nothing else.
     """
     try:
-        names = os.listdir(cache.plans_dir)
-    except OSError:
+        plans = open_cache_dir(cache.root, PLANS_DIR)
+    except (OSError, CacheFileError):
         return 0
     forgotten = 0
-    for name in names:
-        path = f"{cache.plans_dir}/{name}"
-        try:
-            kept = decode_stored_plan(read_regular(path, PLAN_FILE_SIZE_LIMIT) or b"")
-        except (OSError, CacheFileError):
-            kept = None
-        env_path = None if kept is None else kept[0].get("env_path")
-        if isinstance(env_path, str) and os.path.lexists(env_path):
-            continue
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-            forgotten += 1
+    try:
+        names = os.listdir(plans)
+        for name in names:
+            if plans_entry_kind(name) != "plan":
+                continue
+            path = f"{cache.plans_dir}/{name}"
+            try:
+                data = read_regular(path, PLAN_FILE_SIZE_LIMIT, dir_fd=plans)
+                kept = None if data is None else decode_stored_plan(data)
+            except (OSError, CacheFileError):
+                kept = None
+            env_path = None if kept is None else kept[0].get("env_path")
+            if isinstance(env_path, str) and os.path.lexists(env_path):
+                continue
+            with contextlib.suppress(OSError):
+                remove_entry(plans, name)
+                forgotten += 1
+    except OSError:
+        pass
+    finally:
+        os.close(plans)
     return forgotten
 
 

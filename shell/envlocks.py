@@ -18,14 +18,13 @@ All are `flock(2)` locks, which Linux's NFS client passes on to the server.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 import time
 
 from pylockenv.core.layout import EnvLayout
 
-from .cachefiles import CacheFileError, open_regular
+from .cachefiles import CacheFileError, open_env_dir, open_lock
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
@@ -100,27 +99,13 @@ def try_flock(fd: int, operation: int) -> bool:
 def open_in_use(env: EnvLayout) -> int | None:
     """Open the env's in-use lock file, creating it if it can; None when it neither exists
     nor can be created (a read-only cache). FileNotFoundError: the env directory is gone."""
-    try:
-        return open_regular(env.in_use, os.O_RDWR | os.O_CREAT)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        if exc.errno not in _UNWRITABLE:
-            raise
-    try:
-        return open_regular(env.in_use, os.O_RDONLY)
-    except FileNotFoundError:
-        if not os.path.isdir(env.path):
-            raise
-        return None
-
-
-_UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+    return open_lock(env.in_use)
 
 
 def open_directory(env: EnvLayout) -> int:
-    """An open descriptor on the env directory itself (its lock for an ephemeral env)."""
-    return os.open(env.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    """An open descriptor on the env directory itself (its lock for an ephemeral env),
+    reached without following a link (`cachefiles.open_env_dir`)."""
+    return open_env_dir(env)
 
 
 def is_locked(path: str, *, directory: bool = False) -> bool:
@@ -129,7 +114,10 @@ def is_locked(path: str, *, directory: bool = False) -> bool:
         if directory:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         else:
-            fd = open_regular(path, os.O_RDONLY)
+            opened = open_lock(path, create=False)
+            if opened is None:
+                return False
+            fd = opened
     except (OSError, CacheFileError):
         return False  # no lock file, or none a run could hold (a link, a directory)
     try:

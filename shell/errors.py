@@ -1,8 +1,10 @@
-"""Failures of carrying out a plan (the exit codes live in `core.errors`)."""
+"""Every exception pylockenv raises, importable from here: the shell's own failures of
+carrying out a plan, defined here, and the core's (bad input), re-exported from
+`core.errors`, where they and the exit codes live. Errors are defined in these two
+modules only; `tests/test_validation.py` imports each one `execute` can raise from here.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from pylockenv.core.errors import (
     EXIT_CACHE_FAILED,
@@ -12,8 +14,17 @@ from pylockenv.core.errors import (
     EXIT_PYLOCKENV_FAILED,
     EXIT_SIGNAL_BASE,
     EXIT_USAGE,
+    DurationError,
+    PlanError,
+    PlanFileError,
     PylockenvError,
+    PylockError,
+    SpecError,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing (the warm path loads us)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "EXIT_CACHE_FAILED",
@@ -23,11 +34,54 @@ __all__ = [
     "EXIT_PYLOCKENV_FAILED",
     "EXIT_SIGNAL_BASE",
     "EXIT_USAGE",
+    "CacheFileError",
+    "CacheLinkError",
+    "CacheNotWritableError",
+    "CacheUnreadableError",
+    "CommandNotExecutableError",
+    "CommandNotFoundError",
+    "DurationError",
+    "EnvVanishedError",
+    "LockTimeoutError",
+    "MarkerWriteError",
+    "NotAnEnvNameError",
+    "PlanError",
+    "PlanFileError",
+    "ProvisionError",
+    "ProvisioningInterruptedError",
+    "PylockError",
+    "PylockenvError",
+    "SpecError",
+    "UvNotFoundError",
 ]
 
 
 class UvNotFoundError(PylockenvError):
     """The uv executable does not exist, does not run, or is older than pylockenv needs."""
+
+
+class CacheFileError(PylockenvError):
+    """A file in the cache is not what the cache protocol expects (a link, a FIFO, ...).
+
+    `source` is the path of that file."""
+
+
+class CacheLinkError(CacheFileError):
+    """A symbolic link where a directory of the cache (envs/, ephemeral/, plans/, an env)
+    belongs; pylockenv never follows one. `source` is the link's path."""
+
+
+class CacheNotWritableError(PylockenvError):
+    """The cache directory, or a directory or file in it, cannot be created or written
+    (`source`: its path)."""
+
+
+class EnvVanishedError(PylockenvError):
+    """The env was removed (by gc) each time it was made ready, or the moment it was made."""
+
+
+class MarkerWriteError(PylockenvError):
+    """The marker could not be written (a full disk, a quota, a vanished directory)."""
 
 
 class CacheUnreadableError(PylockenvError):
@@ -42,16 +96,17 @@ class ProvisionError(PylockenvError):
     """A uv step failed; carries the step's name and the last lines uv printed."""
 
     def __init__(self, *, step: str, env_path: str, returncode: int, tail: Sequence[str]) -> None:
-        self.step = step
-        self.returncode = returncode
-        self.tail = tuple(tail)
-        shown = "".join(f"\n    {line}" for line in self.tail) or " (uv printed nothing)"
+        shown = "".join(f"\n    {line}" for line in tail) or " (uv printed nothing)"
         super().__init__(
             f"provisioning {env_path} failed at step {step!r} (uv exited with {returncode}); "
             f"the last lines uv printed:{shown}\n"
             "Fix the cause (run with -v to see uv's full output) and run again; the partial "
-            "environment was removed."
+            "environment was removed.",
+            source=env_path,
         )
+        self.step = step
+        self.returncode = returncode
+        self.tail = tuple(tail)
 
 
 class LockTimeoutError(PylockenvError):

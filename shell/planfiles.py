@@ -7,14 +7,13 @@ root, and turns a plan file back into a `Plan` once it is known to be fresh.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any
 
 from attrs import asdict
 
 from pylockenv.core.facts import HostFacts
-from pylockenv.core.layout import CacheLayout, cache_layout
+from pylockenv.core.layout import PLANS_DIR, CacheLayout, cache_layout, staging_name
 from pylockenv.core.planfile import (
     PLAN_FILE_SIZE_LIMIT,
     PlanFileError,
@@ -28,7 +27,7 @@ from pylockenv.core.planning import Plan, layout_problem
 from pylockenv.core.planning import plan as core_plan
 from pylockenv.core.spec import Spec
 
-from .cachefiles import CacheFileError, read_regular
+from .cachefiles import CacheFileError, open_cache_dir, read_regular, write_atomically
 from .facts import gather_facts
 from .hostfacts import HOST_FACT_NAMES, facts_now, file_fact, uv_fact
 
@@ -108,16 +107,18 @@ def _write_kept(
     """Written to a temporary name and renamed, so a concurrent warm run reads a whole
     plan or none; any failure (a read-only cache, a full disk) only costs speed."""
     target = cache.stored_plan(key)
-    staging = f"{target}.{os.getpid()}.tmp"
+    name = os.path.basename(target)
     try:
         data = encode_stored_plan(plan, recorded)
-        os.makedirs(cache.plans_dir, exist_ok=True)
-        with open(staging, "xb") as stream:
-            stream.write(data)
-        os.replace(staging, target)
-    except (OSError, ValueError):
-        with contextlib.suppress(OSError):
-            os.unlink(staging)
+        plans = open_cache_dir(cache.root, PLANS_DIR, create=True)  # never through a link
+        try:
+            write_atomically(
+                plans, name, data, staging=staging_name(name, os.getpid()), path=target, fsync=False
+            )
+        finally:
+            os.close(plans)
+    except (OSError, ValueError, CacheFileError):
+        pass
 
 
 def load_plan_file(path: str) -> tuple[Plan, dict[str, Any], dict[str, Any]]:

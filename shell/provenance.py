@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 
 from pylockenv.core import __version__
-from pylockenv.core.cache_display import iso_utc
 from pylockenv.core.planning import Plan
-from pylockenv.core.provenance import ExtraRecord, Marker, Provenance, PylockRecord
+from pylockenv.core.provenance import Marker, Provenance
+from pylockenv.core.provisioning import hashed_paths, provenance_of
 from pylockenv.core.staleness import changed_extras, staleness_message
 
-from .cachefiles import CacheFileError, read_regular
+from .cachefiles import CacheFileError, read_cache_file
 
 HASH_CHUNK = 1 << 20
 PYVENV_CFG_LIMIT = 1 << 16
@@ -31,7 +31,7 @@ def file_sha256(path: str) -> str | None:
 def read_pyvenv_cfg(path: str) -> dict[str, str]:
     """The `key = value` lines of a `pyvenv.cfg` ({} when it is missing or not a plain file)."""
     try:
-        data = read_regular(path, PYVENV_CFG_LIMIT)
+        data = read_cache_file(path, PYVENV_CFG_LIMIT, levels=2)  # <env>/pyvenv.cfg
     except (OSError, CacheFileError):
         return {}
     if data is None:
@@ -44,39 +44,19 @@ def read_pyvenv_cfg(path: str) -> dict[str, str]:
 def record_provenance(
     plan: Plan, *, started: float, duration: float, uv_version: str | None
 ) -> Provenance:
-    """The provenance written into the marker of a freshly provisioned env.
-
-    `started` is when provisioning began (seconds since the epoch) and
-    `duration` how long it took. Call it after the last uv step: it reads the
-    env's `pyvenv.cfg` for the actual interpreter version, hashes the pylock and
-    the file extras. `uv_version` is what `uv --version` printed before provisioning.
-    """
-    return Provenance(
-        env_hash=plan.env_hash,
-        hash_input=plan.hash_input,
-        mode=plan.mode,
-        host=plan.host,
-        python_version_requested=plan.python_version,
-        python_version=read_pyvenv_cfg(plan.env.pyvenv_cfg).get("version_info"),
-        pylock=PylockRecord(
-            path=plan.pylock, mtime=plan.pylock_mtime, sha256=file_sha256(plan.pylock)
-        ),
-        local_extra_deps=tuple(
-            ExtraRecord(
-                path=dep.path,
-                kind=dep.kind,
-                size=dep.size if dep.kind == "file" else None,
-                mtime=dep.mtime if dep.kind == "file" else None,
-                sha256=file_sha256(dep.path) if dep.kind == "file" else None,
-            )
-            for dep in plan.local_extra_deps
-        ),
-        uv=plan.uv,
+    """The provenance of a freshly provisioned env (`core.provisioning.provenance_of`),
+    with what only the disk knows: the env's actual interpreter version from its
+    `pyvenv.cfg`, and the sha256 of the pylock and the file extras. Call it after the
+    last uv step. `started` and `duration`: when provisioning began (seconds since the
+    epoch) and how long it took; `uv_version`: what `uv --version` printed before."""
+    return provenance_of(
+        plan,
+        started=started,
+        duration=duration,
         uv_version=uv_version,
-        started=iso_utc(started),
-        duration_seconds=round(duration, 3),
+        python_version=read_pyvenv_cfg(plan.env.pyvenv_cfg).get("version_info"),
+        sha256={path: file_sha256(path) for path in hashed_paths(plan)},
         pylockenv_version=__version__,
-        source=plan.source,
     )
 
 

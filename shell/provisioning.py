@@ -17,20 +17,43 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import shutil
+import stat
 import subprocess
 import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pylockenv.core.errors import PylockenvError
-from pylockenv.core.layout import CacheLayout, EnvLayout
+from pylockenv.core.layout import CACHE_DIRECTORIES, MARKER_NAME, CacheLayout, EnvLayout
 from pylockenv.core.planning import Plan, UvStep
+from pylockenv.core.provisioning import (
+    UV_STRIPPED_VARIABLES,
+    checks_before,
+    remake_reason,
+    step_postcondition,
+)
 
-from .cachefiles import env_is_ready, open_regular
-from .envlocks import HeldLock, open_directory, open_in_use, try_flock, wait_for_flock
-from .errors import LockTimeoutError, ProvisionError, UvNotFoundError
+from .cachefiles import (
+    CacheFileError,
+    RemovedOnFailure,
+    denied_sentence,
+    env_is_ready,
+    file_type,
+    make_fresh_directory,
+    open_cache_dir,
+    open_lock,
+    remove_entry,
+    remove_reporting,
+)
+from .envlocks import HeldLock, open_in_use, try_flock, wait_for_flock
+from .errors import (
+    CacheLinkError,
+    CacheNotWritableError,
+    EnvVanishedError,
+    LockTimeoutError,
+    ProvisionError,
+    UvNotFoundError,
+)
 from .marker import read_marker, write_marker
 from .process_env import child_environ
 from .progress import Progress
@@ -42,16 +65,19 @@ TAIL_LINES = 12
 IN_USE_ATTEMPTS = 3
 
 
-class CacheNotWritableError(PylockenvError):
-    """The cache directory, or a directory in it, cannot be created or written."""
-
-
-class EnvVanishedError(PylockenvError):
-    """The env was removed (by gc) each time it was made ready, or the moment it was made."""
+__all__ = [  # the errors' home is shell.errors; they are importable from here too
+    "CacheNotWritableError",
+    "EnvVanishedError",
+    "ensure_cached",
+    "hold_cached_env",
+    "provision_ephemeral",
+    "remove_ephemeral",
+    "remove_quietly",
+]
 
 
 def check_before_provisioning(plan: Plan) -> str:
-    """Everything that can be checked before a directory or lock is created.
+    """The core's checks before anything is created (`core.provisioning.checks_before`).
 
     Reads the pylock (the only time pylockenv opens it), checks it as TOML and
     against the plan's Python, and checks that uv runs and is recent enough.
@@ -62,30 +88,57 @@ def check_before_provisioning(plan: Plan) -> str:
     from .specfile import read_pylock_file
     from .uvbin import known_uv_version
 
-    text = read_pylock_file(plan.pylock, plan.source)  # bounded; refuses special files
-    if plan.pylock_format == "pylock":
-        check_pylock_text(
-            text, path=plan.pylock, where=plan.source, check_version=plan.requires_python_check
-        )
-    return known_uv_version(plan.uv, CacheLayout(root=plan.cache_root).plans_dir)
-
-
-def make_dirs(plan: Plan, path: str, *, leaf_mode: int | None = None) -> None:
-    """`os.makedirs(path)`; with `leaf_mode`, the last directory must be new and gets that mode.
-
-    Raises CacheNotWritableError, naming the cache location, when the disk says no.
-    """
-    try:
-        if leaf_mode is None:
-            os.makedirs(path, exist_ok=True)
+    refuse_linked_cache_directories(plan.cache_root)
+    text = ""
+    uv_version = ""
+    for check in checks_before(plan):
+        if check == "read pylock":
+            text = read_pylock_file(plan.pylock, plan.source)  # bounded; refuses special files
+        elif check == "check pylock":
+            check_pylock_text(
+                text, path=plan.pylock, where=plan.source, check_version=plan.requires_python_check
+            )
         else:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            os.mkdir(path, leaf_mode)  # fails if it exists: never reuse someone else's directory
+            uv_version = known_uv_version(plan.uv, CacheLayout(root=plan.cache_root))
+    return uv_version
+
+
+def refuse_linked_cache_directories(root: str) -> None:
+    """Raise CacheLinkError (a sentence) when envs/, ephemeral/ or plans/ of the cache at
+    `root` is a symbolic link or anything but a directory: pylockenv never follows one."""
+    for name in CACHE_DIRECTORIES:
+        path = f"{root}/{name}"
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            continue  # missing (made when needed), or a root that cannot be read: said later
+        if not stat.S_ISDIR(mode):
+            error = CacheLinkError if stat.S_ISLNK(mode) else CacheFileError
+            raise error(
+                f"{path} is {file_type(mode)}, where the cache's {name} directory belongs; "
+                "pylockenv never follows a link in its cache, nor puts anything elsewhere. "
+                "Remove it (rm, not rm -r) and run again; to keep the cache elsewhere, set "
+                "XDG_CACHE_HOME, or make the cache root itself a link.",
+                source=path,
+            )
+
+
+def _cache_dir(plan: Plan, name: str) -> int:
+    """A descriptor on the cache's directory `name`, created if missing; never a link."""
+    try:
+        return open_cache_dir(plan.cache_root, name, create=True)
     except OSError as exc:
-        raise CacheNotWritableError(
-            f"cannot create {path} ({exc.strerror}); the env cache lives in {plan.cache_root}, "
-            "so set XDG_CACHE_HOME to a directory this user can write to."
-        ) from None
+        path = f"{plan.cache_root}/{name}"
+        raise CacheNotWritableError(denied_sentence(path, exc, "open"), source=path) from None
+
+
+def uv_environ(step: UvStep) -> dict[str, str]:
+    """The environment of a uv step: the caller's with the step's changes, less the uv
+    settings that would let uv clear or replace what is at the env's path."""
+    environ = child_environ(step.env.path_value, step.env.set_env)
+    for name in UV_STRIPPED_VARIABLES:
+        environ.pop(name, None)
+    return environ
 
 
 def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
@@ -97,7 +150,7 @@ def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
     try:
         process = subprocess.Popen(
             step.argv,
-            env=child_environ(step.env.path_value, step.env.set_env),
+            env=uv_environ(step),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -133,47 +186,37 @@ def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
         raise
     if returncode != 0:
         raise ProvisionError(step=step.name, env_path=env.path, returncode=returncode, tail=tail)
-    if step.name == "create-venv" and not os.path.isdir(env.bin_dir):
+    must_exist = step_postcondition(step.name, env)
+    if must_exist is not None and not os.path.isdir(must_exist):
         raise ProvisionError(
             step=step.name,
             env_path=env.path,
             returncode=returncode,
-            tail=[*tail, f"(uv exited with 0 but {env.bin_dir} does not exist)"],
+            tail=[*tail, f"(uv exited with 0 but {must_exist} does not exist)"],
         )
     progress.say(f"  {step.name} {time.monotonic() - started:.2f}s")
 
 
-def remove_path(path: str) -> None:
-    """Remove whatever is at `path`: a directory tree, or a file or link (never followed)."""
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
-
-
 def remove_quietly(path: str, progress: Progress) -> bool:
-    """Remove `path`; a failure is reported (never raised over another error).
-
-    Returns whether it is gone.
-    """
-    try:
-        remove_path(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        progress.say(f"warning: could not remove {path}: {exc}")
-        return False
-    return True
+    """Remove the env at `path` (`cachefiles.remove_tree`: no link followed); a failure
+    is reported, never raised over another error. Returns whether it is gone."""
+    return remove_reporting(path, progress.say)
 
 
-def _wait_until_unused(plan: Plan, progress: Progress, timeout: float | None) -> HeldLock | None:
-    """Hold the in-use lock of the env in the plan's place exclusively, waiting for the
-    commands that still run in it (a broken env whose command started before it broke)."""
+def _wait_until_unused(
+    plan: Plan, env_dir: int, progress: Progress, timeout: float | None
+) -> HeldLock | None:
+    """Hold the in-use lock of the env in the plan's place (open as `env_dir`) exclusively,
+    waiting for the commands that still run in it (a broken env whose command started
+    before it broke)."""
     env = plan.env
     try:
-        fd = os.open(env.in_use, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None  # no in-use lock file: no run has ever held this env
+        opened = open_lock(env.in_use, dir_fd=env_dir, create=False)
+    except (OSError, CacheFileError):
+        opened = None
+    if opened is None:
+        return None  # no in-use lock file (no run has ever held this env), or none a run holds
+    fd = opened
 
     def say_waiting() -> None:
         progress.say(
@@ -191,94 +234,174 @@ def _wait_until_unused(plan: Plan, progress: Progress, timeout: float | None) ->
     return HeldLock(fd)
 
 
+def _clear_place(plan: Plan, envs: int, progress: Progress, lock_timeout: float | None) -> None:
+    """Remove whatever is at the env's path (in `envs`), saying why (`core.remake_reason`)."""
+    env = plan.env
+    try:
+        mode = os.stat(env.name, dir_fd=envs, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return
+    is_directory = stat.S_ISDIR(mode)
+    marker_present = False
+    env_dir = -1
+    if is_directory:
+        env_dir = os.open(env.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=envs)
+        try:
+            os.stat(MARKER_NAME, dir_fd=env_dir, follow_symlinks=False)
+            marker_present = True
+        except OSError:
+            pass
+    reason = remake_reason(
+        entry="directory" if is_directory else "not a directory", marker_present=marker_present
+    )
+    try:
+        with (
+            _wait_until_unused(plan, env_dir, progress, lock_timeout) if is_directory else None
+        ) or HeldLock(-1):
+            progress.say(f"removing {env.path}: {reason}; provisioning it again")
+            try:
+                remove_entry(envs, env.name)
+            except OSError as exc:
+                raise CacheNotWritableError(
+                    denied_sentence(env.path, exc, "remove")
+                    + " It must be removed to provision the env again: remove it by hand, or "
+                    "fix the permissions of the cache.",
+                    source=env.path,
+                ) from None
+    finally:
+        if env_dir >= 0:
+            os.close(env_dir)
+
+
+def make_env_directory(plan: Plan, parent: int) -> int:
+    """Create the env's directory, new and empty (mkdir: it fails if anything is there, a
+    link included), in `parent` (envs/ or ephemeral/); return a descriptor on it. uv is
+    then handed a directory that exists, so it follows no link planted at the path."""
+    env = plan.env
+    try:
+        return make_fresh_directory(parent, env.name)
+    except FileExistsError:
+        raise EnvVanishedError(
+            f"{env.path} appeared while it was being made (another process created it); run again.",
+            source=env.path,
+        ) from None
+    except OSError as exc:
+        raise CacheNotWritableError(
+            denied_sentence(env.path, exc, "create the directory"), source=env.path
+        ) from None
+
+
+def _check_same_directory(env: EnvLayout, made: int) -> None:
+    """After `uv venv`: the directory at the env's path must still be the one we made (a
+    co-tenant who swapped it, or envs/, for a link would otherwise have had uv write there)."""
+    try:
+        now = os.lstat(env.path)
+        same = stat.S_ISDIR(now.st_mode) and (now.st_dev, now.st_ino) == (
+            os.fstat(made).st_dev,
+            os.fstat(made).st_ino,
+        )
+    except OSError:
+        same = False
+    if not same:
+        raise EnvVanishedError(
+            f"{env.path} is no longer the directory pylockenv made for it while uv ran (it "
+            "was replaced or removed); nothing was marked ready. Run again.",
+            source=env.path,
+        )
+
+
+def _run_steps(plan: Plan, made: int, progress: Progress) -> None:
+    for step in plan.steps:
+        run_step(step, env=plan.env, progress=progress)
+        if step.name == "create-venv":
+            _check_same_directory(plan.env, made)
+
+
 def _provision_cached(
-    plan: Plan, progress: Progress, uv_version: str, lock_timeout: float | None
+    plan: Plan, envs: int, progress: Progress, uv_version: str, lock_timeout: float | None
 ) -> None:
     """Under the provisioning lock: clear the env's place, run the steps, write the marker."""
     env = plan.env
-    if os.path.lexists(env.path):
-        if not os.path.isdir(env.path) or os.path.islink(env.path):
-            reason = "it is not a directory"
-        elif os.path.exists(env.marker):
-            reason = "its bin/python no longer resolves (its base interpreter was removed)"
-        else:
-            reason = "it has no marker (an earlier provisioning was killed or failed)"
-        with _wait_until_unused(plan, progress, lock_timeout) or HeldLock(-1):
-            progress.say(f"removing {env.path}: {reason}; provisioning it again")
-            try:
-                remove_path(env.path)
-            except OSError as exc:
-                raise CacheNotWritableError(
-                    f"cannot remove {env.path} ({exc.strerror}) to provision it again; "
-                    "remove it by hand, or fix the permissions of the cache."
-                ) from None
+    _clear_place(plan, envs, progress, lock_timeout)
     progress.say(f"env {plan.env_hash}: provisioning {env.path}")
     started_wall, started = time.time(), time.monotonic()
+    made = make_env_directory(plan, envs)
     try:
-        for step in plan.steps:
-            run_step(step, env=env, progress=progress)
-        duration = time.monotonic() - started
-        write_marker(
-            env,
-            record_provenance(
-                plan,
-                started=started_wall,
-                duration=duration,
-                uv_version=uv_version,
-            ),
-        )
-    except BaseException:
-        remove_quietly(env.path, progress)
-        raise
+        with RemovedOnFailure(env.path, progress.say):
+            _run_steps(plan, made, progress)
+            duration = time.monotonic() - started
+            write_marker(
+                env,
+                record_provenance(
+                    plan, started=started_wall, duration=duration, uv_version=uv_version
+                ),
+            )
+    finally:
+        os.close(made)
     progress.say(f"env {plan.env_hash}: ready in {duration:.2f}s")
 
 
 @contextmanager
-def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) -> Iterator[None]:
+def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) -> Iterator[int]:
     """Hold the env's provisioning lock (`envs/<hash>.lock`, an exclusive flock, as the
-    reference takes it), waiting for another provisioning for at most `timeout` seconds."""
-    lock_path = plan.env.lock
+    reference takes it), waiting for another provisioning for at most `timeout` seconds.
+    Yields a descriptor on envs/ (opened without following a link)."""
+    lock_path, lock_name = plan.env.lock, plan.env.lock_name
     assert lock_path is not None
-    make_dirs(plan, os.path.dirname(lock_path))
+    assert lock_name is not None
+    envs = _cache_dir(plan, plan.env.directory)
     try:
-        # 0o666 less the umask, as the reference's open(..., "a") makes it.
-        fd = open_regular(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as exc:
-        raise CacheNotWritableError(
-            f"cannot open the lock {lock_path} ({exc.strerror}); check that this user can "
-            "write there, or set XDG_CACHE_HOME to a directory it can."
-        ) from None
+        try:
+            fd = open_lock(lock_path, dir_fd=envs)
+        except OSError as exc:
+            raise CacheNotWritableError(
+                denied_sentence(lock_path, exc, "open the lock file"), source=lock_path
+            ) from None
+        if fd is None:
+            refused = PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            raise CacheNotWritableError(
+                denied_sentence(lock_path, refused, "create the lock", on=plan.env.parent),
+                source=lock_path,
+            )
 
-    def say_waiting() -> None:
-        progress.say(
-            f"waiting for another process to finish provisioning env {plan.env_hash} "
-            f"({plan.env_path})"
-        )
+        def say_waiting() -> None:
+            progress.say(
+                f"waiting for another process to finish provisioning env {plan.env_hash} "
+                f"({plan.env_path})"
+            )
 
-    try:
-        taken = wait_for_flock(fd, fcntl.LOCK_EX, timeout=timeout, on_wait=say_waiting)
-    except OSError as exc:  # ENOLCK: a file system that cannot lock (NFS mounted nolock)
-        os.close(fd)
-        raise CacheNotWritableError(
-            f"cannot lock {lock_path} ({exc.strerror}); the cache's file system must support "
-            "flock (on NFS: a mount without nolock), or set XDG_CACHE_HOME to one that does."
-        ) from None
-    if not taken:
-        os.close(fd)
-        raise LockTimeoutError(
-            f"gave up after {timeout:g}s waiting for {lock_path}: another process is "
-            f"still provisioning env {plan.env_hash}; run again later, or give a longer "
-            "--lock-timeout."
-        )
-    try:
-        yield
+        try:
+            taken = wait_for_flock(fd, fcntl.LOCK_EX, timeout=timeout, on_wait=say_waiting)
+        except OSError as exc:  # ENOLCK: a file system that cannot lock (NFS mounted nolock)
+            os.close(fd)
+            raise CacheNotWritableError(
+                f"cannot lock {lock_path} ({exc.strerror}); the cache's file system must "
+                "support flock (on NFS: a mount without nolock), or set XDG_CACHE_HOME to one "
+                "that does.",
+                source=lock_path,
+            ) from None
+        if not taken:
+            os.close(fd)
+            raise LockTimeoutError(
+                f"gave up after {timeout:g}s waiting for {lock_path}: another process is "
+                f"still provisioning env {plan.env_hash}; run again later, or give a longer "
+                "--lock-timeout.",
+                source=lock_path,
+            )
+        try:
+            yield envs
+        finally:
+            os.close(fd)
     finally:
-        os.close(fd)
+        os.close(envs)
 
 
 def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None = None) -> None:
-    """Make the cached env of `plan` ready, provisioning it under its lock only if needed."""
+    """Make the cached env of `plan` ready, provisioning it under its lock only if needed.
+
+    A link where a directory of the cache belongs is refused first, ready env or not."""
     env = plan.env
+    refuse_linked_cache_directories(plan.cache_root)
     if env_is_ready(env):
         progress.say(f"env {plan.env_hash}: reusing {env.path}")
         if any(dep.kind == "file" for dep in plan.local_extra_deps):  # else nothing can be stale
@@ -286,11 +409,11 @@ def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None 
                 progress.say(f"warning: {warning}")
         return
     uv_version = check_before_provisioning(plan)
-    with _provisioning_lock(plan, progress, lock_timeout):
+    with _provisioning_lock(plan, progress, lock_timeout) as envs:
         if env_is_ready(env):
             progress.say(f"env {plan.env_hash}: provisioned by another process, reusing it")
             return
-        _provision_cached(plan, progress, uv_version, lock_timeout)
+        _provision_cached(plan, envs, progress, uv_version, lock_timeout)
 
 
 def hold_cached_env(
@@ -359,12 +482,16 @@ def provision_ephemeral(plan: Plan, progress: Progress) -> HeldLock:
     """
     check_before_provisioning(plan)
     env = plan.env
-    make_dirs(plan, env.path, leaf_mode=0o700)
+    parent = _cache_dir(plan, env.directory)
+    try:
+        made = make_env_directory(plan, parent)
+    finally:
+        os.close(parent)
     progress.say(f"env {plan.env_hash}: provisioning ephemeral {env.path}")
     started = time.monotonic()
     lock = None
     try:
-        lock = HeldLock(open_directory(env))
+        lock = HeldLock(made)
         # gc holds it exclusively only when it took the new directory for an orphan.
         try:
             taken = try_flock(lock.fd, fcntl.LOCK_SH)
@@ -372,18 +499,20 @@ def provision_ephemeral(plan: Plan, progress: Progress) -> HeldLock:
             raise CacheNotWritableError(
                 f"cannot lock the ephemeral env {env.path} ({exc.strerror}); its directory "
                 "must take a flock (some NFS mounts refuse one on a directory): for "
-                "refresh: true, set XDG_CACHE_HOME to a local disk."
+                "refresh: true, set XDG_CACHE_HOME to a local disk.",
+                source=env.path,
             ) from None
         try:
-            same = os.stat(env.path).st_ino == os.fstat(lock.fd).st_ino
+            same = os.lstat(env.path).st_ino == os.fstat(lock.fd).st_ino
         except FileNotFoundError:
             same = False
         if not (taken and same):
             raise EnvVanishedError(
-                f"{env.path} was removed (by 'pylockenv gc'?) the moment it was created; run again."
+                f"{env.path} was removed (by 'pylockenv gc'?) the moment it was created; "
+                "run again.",
+                source=env.path,
             )
-        for step in plan.steps:
-            run_step(step, env=env, progress=progress)
+        _run_steps(plan, lock.fd, progress)
     except BaseException:
         if remove_quietly(env.path, progress):
             progress.say(f"removed ephemeral env {env.path}")

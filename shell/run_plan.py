@@ -57,10 +57,22 @@ def command_argv(plan: Plan, args: Sequence[str]) -> list[str]:
     if not first.startswith("-") and not os.path.exists(first):
         raise CommandNotFoundError(
             f"{plan.source}: command: {first!r} is neither a console script in "
-            f"{plan.env.bin_dir} nor a file for Python to run; check the command's first word, "
-            "and that the package providing it is in the pylock or the local extra deps."
+            f"{plan.env.bin_dir} nor a file for Python to run in {_searched(first)}; check the "
+            "command's first word, and that the package providing it is in the pylock or the "
+            "local extra deps."
         )
     return [*run.python_argv, *args]
+
+
+def _searched(first: str) -> str:
+    """Where Python would have looked for the file `first`: a relative one is read from
+    the working directory (not the spec file's), which a person must be told."""
+    if first.startswith("/"):
+        return os.path.dirname(first) or "/"
+    try:
+        return f"the working directory {os.getcwd()}"
+    except OSError:
+        return "the working directory (which no longer exists)"
 
 
 def _interpreter_of(path: str) -> str | None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
+if TYPE_CHECKING:
+    from pylockenv.core.layout import CacheLayout
+
 UV_ENV_VAR = "PYLOCKENV_UV"
 
 
@@ -13,15 +17,21 @@ def find_uv() -> str:
     Returns the bare name "uv" when none is found, so that a dry run still prints
     a plan; running it then fails with a message that says how to get uv.
     """
+    return chosen_uv()[0]
+
+
+def chosen_uv() -> tuple[str, str]:
+    """`find_uv()`'s answer, and how it was found, in words (for `pylockenv --version`)."""
     chosen = os.environ.get(UV_ENV_VAR)
     if chosen:
-        return chosen
+        return chosen, f"from ${UV_ENV_VAR}"
     bundled = bundled_uv()
     if bundled is not None:
-        return bundled
+        return bundled, "installed with pylockenv"
     import shutil
 
-    return shutil.which("uv") or "uv"
+    on_path = shutil.which("uv")
+    return (on_path, "found on PATH") if on_path else ("uv", "none found")
 
 
 _BUNDLED: list[str | None] = []  # the lookup's result, once made (functools.cache, unloaded)
@@ -50,17 +60,22 @@ def _look_up_bundled_uv() -> str | None:
         return None
 
 
-# The first uv whose `uv pip install -r` reads PEP 751 pylock.toml files; 0.6.14 fails
-# with "Couldn't parse requirement". Evidence: tests/probe_uv_versions.py.
-MIN_UV_VERSION = (0, 6, 15)
+# The minimum version and the refusals are the core's (`core.provisioning`).
+UV_VERSION_LIMIT = 4096  # a kept answer is one line; anything larger is not one of ours
 
 
-def known_uv_version(uv: str, known_dir: str) -> str:
-    """`check_uv(uv)`, asked once per uv executable: the answer is kept in `known_dir`
-    (the cache's plans/) with the executable's stat, and a kept answer is used while
-    that stat is unchanged. A cache that cannot be written only costs the look-up."""
+def known_uv_version(uv: str, cache: CacheLayout) -> str:
+    """`check_uv(uv)`, asked once per uv executable: the answer is kept in the cache's
+    plans/ (under the layout's name for it) with the executable's stat, and a kept
+    answer is used while that stat is unchanged. The kept file is read bounded and
+    never blocks (a FIFO there is no answer); a cache that cannot be written, or a
+    link where plans/ belongs, only costs the look-up."""
     import shutil
     import zlib
+
+    from pylockenv.core.layout import PLANS_DIR, kept_uv_version_name, staging_name
+
+    from .cachefiles import CacheFileError, open_cache_dir, read_regular, write_atomically
 
     resolved = uv if "/" in uv else shutil.which(uv)
     try:
@@ -70,24 +85,35 @@ def known_uv_version(uv: str, known_dir: str) -> str:
     if st is None:
         return check_uv(uv)
     identity = f"{resolved}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\n"
-    kept = f"{known_dir}/uv-{zlib.crc32(identity.encode('utf-8', 'surrogateescape')):08x}.version"
-    import contextlib  # here, not at the top: the warm path loads this module
-
-    text = ""
-    with contextlib.suppress(OSError), open(kept, encoding="utf-8", errors="replace") as stream:
-        text = stream.read(4096)
+    crc = zlib.crc32(identity.encode("utf-8", "surrogateescape"))
+    name, path = kept_uv_version_name(crc), cache.kept_uv_version(crc)
+    try:
+        plans = open_cache_dir(cache.root, PLANS_DIR)
+        try:
+            data = read_regular(path, UV_VERSION_LIMIT, dir_fd=plans) or b""
+        finally:
+            os.close(plans)
+    except (OSError, CacheFileError):
+        data = b""  # none kept yet, or none that can be read: ask uv
+    text = data.decode("utf-8", errors="replace")
     if text.startswith(identity) and text[len(identity) :].startswith("uv "):
         return text[len(identity) :].strip()
-    version = check_uv(uv)
-    staging = f"{kept}.{os.getpid()}.tmp"
+    version = check_uv(uv)  # made nothing if it refuses
     try:
-        os.makedirs(known_dir, exist_ok=True)
-        with open(staging, "x", encoding="utf-8", errors="surrogateescape") as stream:
-            stream.write(identity + version + "\n")
-        os.replace(staging, kept)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(staging)
+        plans = open_cache_dir(cache.root, PLANS_DIR, create=True)
+        try:
+            write_atomically(
+                plans,
+                name,
+                (identity + version + "\n").encode("utf-8", "surrogateescape"),
+                staging=staging_name(name, os.getpid()),
+                path=path,
+                fsync=False,  # a lost answer only costs the next run one look-up
+            )
+        finally:
+            os.close(plans)
+    except (OSError, CacheFileError):
+        pass  # a cache that cannot be written, or a link at plans/: no answer kept
     return version
 
 
@@ -98,37 +124,30 @@ def check_uv(uv: str) -> str:
     """
     import subprocess
 
+    from pylockenv.core.provisioning import MIN_UV_VERSION, dotted, uv_refusal
+
     from .errors import UvNotFoundError
 
     how = (
-        f"install pylockenv's dependencies (pip install 'uv>={_dotted(MIN_UV_VERSION)}'), "
+        f"install pylockenv's dependencies (pip install 'uv>={dotted(MIN_UV_VERSION)}'), "
         f"or point {UV_ENV_VAR} or --uv at a uv executable"
     )
     try:
-        result = subprocess.run([uv, "--version"], capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [uv, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            errors="replace",
+        )
     except OSError as exc:
         raise UvNotFoundError(f"cannot run uv at {uv!r} ({exc.strerror}); {how}.") from None
     except subprocess.TimeoutExpired:
         raise UvNotFoundError(f"'{uv} --version' did not answer within a minute; {how}.") from None
-    words = result.stdout.split()
-    if result.returncode != 0 or len(words) < 2 or words[0] != "uv":
-        raise UvNotFoundError(
-            f"{uv!r} is not a working uv: '{uv} --version' exited with {result.returncode} "
-            f"and printed {(result.stdout + result.stderr).strip()[:200]!r}; {how}."
-        )
-    version = _parsed(words[1])
-    if version is not None and version < MIN_UV_VERSION:
-        raise UvNotFoundError(
-            f"uv at {uv!r} is version {words[1]}, but installing from pylock.toml files needs "
-            f"uv {_dotted(MIN_UV_VERSION)} or later; {how}."
-        )
+    refusal = uv_refusal(
+        uv, returncode=result.returncode, stdout=result.stdout, stderr=result.stderr, how=how
+    )
+    if refusal is not None:
+        raise UvNotFoundError(refusal)
     return result.stdout.strip()
-
-
-def _parsed(text: str) -> tuple[int, ...] | None:
-    parts = text.split("+")[0].split(".")[:3]
-    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
-
-
-def _dotted(version: tuple[int, ...]) -> str:
-    return ".".join(str(p) for p in version)

@@ -24,7 +24,7 @@ from pylockenv.core.planfile import (
     what_changed,
 )
 
-from .cachefiles import CacheFileError, env_is_ready, read_regular
+from .cachefiles import CacheFileError, env_is_ready, read_cache_file
 from .envlocks import open_in_use, try_flock
 from .hostfacts import facts_now, host_values
 from .process_env import child_environ
@@ -38,12 +38,21 @@ QUIET = ("-q", "--quiet")
 VERBOSE = ("-v", "--verbose")
 
 
+# The subcommands a warm run can be, with how many positionals each takes (held to
+# their parsers in `shell.commands` by tests/test_cli_arguments.py).
+WARM_FORMS = {"run": (1, 2), "apply": (1,)}
+
+
 def parse_warm_arguments(argv: Sequence[str]) -> tuple[str, list[str], bool, list[str]] | None:
-    """`run SPEC [NAME]` or `apply PLAN`, each with -q/-v and `-- ARGS` at most: (verb,
-    positionals, quiet, ARGS). None for any other command line (the full path parses it)."""
-    if not argv or argv[0] not in ("run", "apply"):
+    """`run SPEC [NAME]` or `apply PLAN`, each with -q/-v (before or after the verb) and
+    `-- ARGS` at most: (verb, positionals, quiet, ARGS). None for any other command line
+    (the full path parses it: --uv, -qv, -q with -v, any other option)."""
+    start = 0
+    while start < len(argv) and argv[start] in (*QUIET, *VERBOSE):
+        start += 1
+    if start == len(argv) or argv[start] not in WARM_FORMS:
         return None
-    own, extra = list(argv[1:]), []
+    verb, own, extra = argv[start], [*argv[:start], *argv[start + 1 :]], []
     if "--" in own:
         cut = own.index("--")
         own, extra = own[:cut], own[cut + 1 :]
@@ -53,10 +62,9 @@ def parse_warm_arguments(argv: Sequence[str]) -> tuple[str, list[str], bool, lis
         quiet and any(w in VERBOSE for w in own)
     ):
         return None
-    wanted = (1, 2) if argv[0] == "run" else (1,)
-    if len(positionals) not in wanted:
+    if len(positionals) not in WARM_FORMS[verb]:
         return None
-    return argv[0], positionals, quiet, extra
+    return verb, positionals, quiet, extra
 
 
 def stored_plan_path(verb: str, source: str, name: str | None) -> str:
@@ -75,7 +83,9 @@ def try_warm_path(argv: Sequence[str]) -> None:
     verb, positionals, quiet, extra = parsed
     name = positionals[1] if len(positionals) > 1 else None
     try:
-        data = read_regular(stored_plan_path(verb, positionals[0], name), PLAN_FILE_SIZE_LIMIT)
+        data = read_cache_file(  # never through a link at plans/
+            stored_plan_path(verb, positionals[0], name), PLAN_FILE_SIZE_LIMIT, levels=1
+        )
     except (OSError, CacheFileError):
         return
     kept = None if data is None else decode_stored_plan(data)

@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 from attrs import evolve
+from harness import NODE7
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pylockenv.core.cache_display import format_size, iso_utc, printable, render_env_table
 from pylockenv.core.duration import DurationError, format_duration, parse_duration
 from pylockenv.core.envstate import EnvObservation, env_state, reach_of, reuse_of
+from pylockenv.core.facts import FileFact, HostFacts
 from pylockenv.core.gc import (
     FUTURE_SLACK,
     GcOutcome,
@@ -22,8 +24,13 @@ from pylockenv.core.gc import (
     gc_exit_code,
     plan_gc,
 )
-from pylockenv.core.layout import cache_layout
-from pylockenv.core.planning import LocalDep
+from pylockenv.core.layout import (
+    cache_layout,
+    kept_uv_version_name,
+    plans_entry_kind,
+    staging_name,
+)
+from pylockenv.core.planning import LocalDep, plan
 from pylockenv.core.provenance import (
     ExtraRecord,
     Marker,
@@ -32,6 +39,16 @@ from pylockenv.core.provenance import (
     parse_marker,
     render_marker,
 )
+from pylockenv.core.provisioning import (
+    EntryAtEnv,
+    checks_before,
+    hashed_paths,
+    provenance_of,
+    remake_reason,
+    step_postcondition,
+    uv_refusal,
+)
+from pylockenv.core.spec import command_from_flags
 from pylockenv.core.staleness import changed_extras
 
 NOW = 2_000_000_000.0
@@ -339,3 +356,127 @@ def test_the_cache_root_is_spelled_as_pathlib_spells_it(xdg: str | None, home: s
     base = PurePosixPath(xdg) if xdg and xdg.startswith("/") else PurePosixPath(home) / ".cache"
     expected = str(base / "bfabric_app_runner")
     assert cache_layout(xdg_cache_home=xdg, home=home).root == expected
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        (b'{"format": 2}', "its format is 2, newer than the format 1 this pylockenv reads"),
+        (b'{"format": 0}', "its format is '0', which no pylockenv writes (this one writes 1)"),
+        (b'{"format": "1"}', "its format is '1', which no pylockenv writes"),
+    ],
+)
+def test_a_marker_of_an_unknown_format_is_unreadable_with_a_sentence(
+    document: bytes, problem: str
+) -> None:
+    marker = parse_marker(document)
+    assert marker.kind == "unreadable"
+    assert marker.problem is not None
+    assert marker.problem.startswith(problem)
+
+
+def test_a_marker_of_this_format_or_without_one_reads() -> None:
+    assert parse_marker(b'{"format": 1, "host": "n"}').provenance == Provenance(host="n")
+    assert parse_marker(b'{"host": "n"}').provenance == Provenance(host="n")
+
+
+# What provisioning decides (core/provisioning.py) and the names of plans/ (core/layout.py).
+
+
+@pytest.mark.parametrize(
+    ("entry", "marker_present", "reason"),
+    [
+        ("missing", False, None),
+        ("missing", True, None),
+        ("not a directory", False, "it is not a directory"),
+        ("not a directory", True, "it is not a directory"),
+        ("directory", False, "it has no marker (an earlier provisioning was killed or failed)"),
+        ("directory", True, "its bin/python no longer resolves (its base interpreter was removed)"),
+    ],
+)
+def test_why_an_envs_place_is_cleared(
+    entry: EntryAtEnv, marker_present: bool, reason: str | None
+) -> None:
+    assert remake_reason(entry=entry, marker_present=marker_present) == reason
+
+
+@pytest.mark.parametrize(
+    ("returncode", "stdout", "refusal"),
+    [
+        (0, "uv 0.13.9 (x86_64-unknown-linux-gnu)\n", None),
+        (0, "uv 0.6.15\n", None),
+        (0, "uv 1.0.0+3\n", None),
+        (0, "uv 0.6.14\n", "uv at '/u' is version 0.6.14, but installing from pylock.toml"),
+        (0, "ruff 0.6.0\n", "'/u' is not a working uv: '/u --version' exited with 0"),
+        (2, "", "'/u' is not a working uv: '/u --version' exited with 2"),
+    ],
+)
+def test_which_uv_is_accepted(returncode: int, stdout: str, refusal: str | None) -> None:
+    said = uv_refusal("/u", returncode=returncode, stdout=stdout, stderr="", how="get uv")
+    if refusal is None:
+        assert said is None
+    else:
+        assert said is not None
+        assert said.startswith(refusal)
+        assert said.endswith("; get uv.")
+
+
+APP_FILES = {
+    "/app/pylock.toml": FileFact(kind="file", mtime=1.5, size=10),
+    "/app/req.txt": FileFact(kind="file", mtime=2.5, size=10),
+}
+
+
+def _app_plan(pylock: str = "/app/pylock.toml") -> Any:
+    facts: HostFacts = evolve(NODE7, files=APP_FILES)
+    return plan(command_from_flags(pylock=pylock, command="probe"), facts)
+
+
+def test_a_pylock_is_checked_before_uv_and_a_requirements_file_only_read() -> None:
+    assert checks_before(_app_plan()) == ("read pylock", "check pylock", "check uv")
+    assert checks_before(_app_plan("/app/req.txt")) == ("read pylock", "check uv")
+
+
+def test_only_the_venv_step_has_a_postcondition() -> None:
+    the_plan = _app_plan()
+    conditions = {step.name: step_postcondition(step.name, the_plan.env) for step in the_plan.steps}
+    assert conditions == {"create-venv": f"{the_plan.env_path}/bin", "install-pylock": None}
+
+
+def test_the_provenance_records_the_plan_and_what_the_shell_gathered() -> None:
+    the_plan = _app_plan()
+    recorded = provenance_of(
+        the_plan,
+        started=0.0,
+        duration=1.23456,
+        uv_version="uv 0.13.9",
+        python_version="3.11.9",
+        sha256={the_plan.pylock: "ab" * 32},
+        pylockenv_version="9.9",
+    )
+    assert recorded.env_hash == the_plan.env_hash
+    assert recorded.host == "node7"
+    assert recorded.pylock == PylockRecord(
+        path=the_plan.pylock, mtime=the_plan.pylock_mtime, sha256="ab" * 32
+    )
+    assert (recorded.started, recorded.duration_seconds) == ("1970-01-01T00:00:00Z", 1.235)
+    assert (recorded.python_version, recorded.uv_version) == ("3.11.9", "uv 0.13.9")
+    assert hashed_paths(the_plan) == (the_plan.pylock,)
+
+
+@given(st.text(alphabet="0123456789abcdef", min_size=1, max_size=20), st.integers(0, 2**32 - 1))
+def test_the_layout_names_every_file_it_puts_in_plans(key: str, crc: int) -> None:
+    plan_name = PurePosixPath(cache_layout(xdg_cache_home="/c", home="/h").stored_plan(key)).name
+    uv_name = kept_uv_version_name(crc)
+    assert plans_entry_kind(plan_name) == "plan"
+    assert plans_entry_kind(uv_name) == "uv version"
+    for name in (plan_name, uv_name):
+        assert plans_entry_kind(staging_name(name, 4242)) == "staging"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["README.txt", "uv-1234.version", "uv-123456789.version", "x.plan.7.bak", ".tmp", "a.tmp"],
+)
+def test_anything_else_in_plans_is_not_pylockenvs(name: str) -> None:
+    assert plans_entry_kind(name) is None

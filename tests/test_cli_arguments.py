@@ -1,5 +1,6 @@
 """The command line under hostile use: closed streams, `--`, odd numbers, usage errors,
-names that look like files, and an `env` too large to start a program with.
+names that look like files, and an `env` too large to start a program with; and the one
+subcommand mechanism (`shell/commands`) that fails loudly when a subcommand is incomplete.
 
 Each case runs the real CLI in its own process and checks the exit code, that the
 message is one `pylockenv: error:` paragraph (or the subcommand's usage), that no
@@ -8,14 +9,20 @@ traceback shows, and what was or was not removed.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from builders import make_app
-from harness import CacheDir, ProvisionedEnv, pylockenv_argv, run_pylockenv
+from harness import CacheDir, MainRunner, ProvisionedEnv, pylockenv_argv, run_pylockenv
 
 from pylockenv.core.errors import EXIT_CODES
+from pylockenv.shell import commands
+from pylockenv.shell.cli import build_parser
+from pylockenv.shell.commands.base import Command, IncompleteCommandError
+from pylockenv.shell.warm import WARM_FORMS
 
 
 def run_with_closed(
@@ -132,3 +139,116 @@ def test_a_warm_run_with_a_closed_standard_stream_still_runs_its_command(
     done = run_with_closed(environ, fd, "run", str(spec))
     assert done.returncode == 0
     assert b"Traceback" not in (done.stderr or b"") + (done.stdout or b"")
+
+
+# --- the one subcommand mechanism (shell/commands) -------------------------------------
+
+
+def _record(**changes: object) -> dict[str, object]:
+    """The fields of a complete Command record, with `changes` made."""
+    fields: dict[str, object] = {
+        "name": "demo",
+        "summary": "a demo",
+        "description": "A demo subcommand.",
+        "add_arguments": lambda parser: None,
+        "run": lambda invocation: 0,
+        "exit_codes": ("125", "2"),
+        "options": {},
+        "double_dash": "parsed",
+        "prints_result": lambda ns: True,
+    }
+    fields.update(changes)
+    return {key: value for key, value in fields.items() if value is not _LEFT_OUT}
+
+
+_LEFT_OUT = object()
+
+
+def test_every_command_module_is_registered() -> None:
+    defined = {}
+    for module in pkgutil.iter_modules(commands.__path__):
+        loaded = importlib.import_module(f"{commands.__name__}.{module.name}")
+        if hasattr(loaded, "COMMAND"):
+            defined[module.name] = loaded.COMMAND
+    assert defined, "no module of shell/commands defines a COMMAND"
+    assert sorted(c.name for c in defined.values()) == sorted(commands.COMMANDS)
+    assert all(commands.COMMANDS[c.name] is c for c in defined.values())
+
+
+@pytest.mark.parametrize(
+    "field", ["name", "summary", "description", "add_arguments", "run", "exit_codes", "options"]
+)
+def test_a_command_record_without_a_field_fails_when_it_is_made(field: str) -> None:
+    with pytest.raises(TypeError, match=field):
+        Command(**_record(**{field: _LEFT_OUT}))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"exit_codes": ("125", "2", "7")}, "not in core.errors.EXIT_CODES"),
+        ({"exit_codes": ("125",)}, "usage errors"),
+        ({"exit_codes": ()}, "list the exit paths"),
+        ({"summary": " "}, "summary"),
+        ({"run": "not a function"}, "run"),
+        ({"options": {"color": "colours"}}, "options"),
+        ({"double_dash": "maybe"}, "double_dash"),
+        ({"name": "Run"}, "lowercase word"),
+    ],
+    ids=[
+        "unknown-exit-code",
+        "no-usage-exit",
+        "no-exit-codes",
+        "blank-summary",
+        "run-not-callable",
+        "unknown-global-option",
+        "unknown-double-dash",
+        "name-not-lowercase",
+    ],
+)
+def test_a_command_record_that_breaks_a_rule_fails_when_it_is_made(
+    changes: dict[str, object], said: str
+) -> None:
+    with pytest.raises(IncompleteCommandError, match=said):
+        Command(**_record(**changes))  # type: ignore[arg-type]
+
+
+def test_two_commands_of_one_name_cannot_both_be_registered() -> None:
+    with pytest.raises(IncompleteCommandError, match="two subcommands are named 'demo'"):
+        commands.register(Command(**_record()), Command(**_record()))  # type: ignore[arg-type]
+
+
+def test_the_warm_paths_forms_are_what_the_full_parser_accepts() -> None:
+    parser, _ = build_parser()
+    for verb, counts in WARM_FORMS.items():
+        assert verb in commands.COMMANDS
+        for count in counts:
+            _, unknown = parser.parse_known_args([verb, *["x"] * count])
+            assert unknown == [], (verb, count)
+        _, unknown = parser.parse_known_args([verb, *["x"] * (max(counts) + 1)])
+        assert unknown == ["x"], verb
+
+
+@pytest.mark.parametrize("name", list(commands.COMMANDS))
+def test_each_subcommands_help_lists_its_exit_codes_from_the_one_table(
+    run_main: MainRunner, name: str
+) -> None:
+    code, out, _ = run_main(name, "--help")
+    assert code == 0
+    meanings = dict(EXIT_CODES)
+    listed = out.split("exit codes:\n", 1)[1].splitlines()
+    assert [line.split()[0] for line in listed] == list(commands.COMMANDS[name].exit_codes)
+    for line in listed:
+        assert line.split(None, 1)[1] == meanings[line.split()[0]]
+
+
+def test_the_top_level_help_lists_every_subcommand_and_global_option(
+    run_main: MainRunner,
+) -> None:
+    code, out, _ = run_main("--help")
+    assert code == 0
+    flat = " ".join(out.split())
+    for command in commands.COMMANDS.values():
+        assert f"{command.name} {command.summary}" in flat
+    for flag in ("-V, --version", "-q, --quiet", "-v, --verbose", "--uv PATH"):
+        assert flag in out

@@ -1,4 +1,4 @@
-"""Ephemeral envs (refresh: true) are private, never touch the cache, and always go away.
+"""Ephemeral envs (refresh: true) are fresh, never touch the cache, and always go away.
 
 That a signal to a run reaches its command once, and the ephemeral env goes after it,
 is test_cache_protocol's.
@@ -20,15 +20,20 @@ def wait_until_removed(cache: CacheDir) -> None:
     wait_for(lambda: cache.ephemeral_dirs() == [], what="the cleanup process to remove the env")
 
 
-def test_success_runs_in_a_private_env_and_removes_it(
-    tmp_path: Path, environ: dict[str, str], cache: CacheDir
+@pytest.mark.parametrize("umask", [0o077, 0o002])
+def test_success_runs_in_a_fresh_env_made_by_the_umask_and_removes_it(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir, umask: int
 ) -> None:
     spec = make_app(tmp_path, refresh=True)
-    result = run_pylockenv(environ, "run", str(spec))
+    old = os.umask(umask)  # inherited by the run: its env is as private as the user's umask
+    try:
+        result = run_pylockenv(environ, "run", str(spec))
+    finally:
+        os.umask(old)
     assert result.returncode == 0, result.stderr
     report = probe_report(result.stdout)
     assert Path(report["prefix"]).parent.name == "ephemeral"
-    assert report["prefix_mode"] == 0o700
+    assert report["prefix_mode"] == 0o777 & ~umask
     wait_until_removed(cache)
 
 

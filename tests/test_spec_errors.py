@@ -24,7 +24,8 @@ FIELD_ERRORS = {
     "unknown-key": (
         {**VALID, "pylocks": "x"},
         None,
-        "app.yml: unknown key(s) pylocks; the keys of a python_env command are type, pylock,",
+        "app.yml: unknown key(s) pylocks (did you mean 'pylock'?); the keys of a python_env "
+        "command are type, pylock,",
     ),
     "missing-pylock": ({"command": "-m app"}, None, "app.yml: pylock: this required field"),
     "missing-command": ({"pylock": "p.toml"}, None, "app.yml: command: this required field"),

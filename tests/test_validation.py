@@ -139,3 +139,35 @@ def test_cache_location_that_cannot_be_created(
     assert f"cannot create {blocker}/cache/bfabric_app_runner/" in result.stderr
     assert "XDG_CACHE_HOME" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_every_exception_pylockenv_defines_is_importable_from_shell_errors() -> None:
+    """README: `execute` raises PylockenvError subclasses from `pylockenv.shell.errors`.
+    Every one defined anywhere in core/ or shell/ is importable from there (the same class,
+    not a copy), and each carries `source` and `field` as attributes."""
+    import importlib
+    import pkgutil
+
+    import pylockenv.core
+    import pylockenv.shell
+    from pylockenv.core.errors import PylockenvError
+    from pylockenv.shell import errors
+
+    defined: dict[str, type[BaseException]] = {}
+    for package in (pylockenv.core, pylockenv.shell):
+        for info in pkgutil.iter_modules(package.__path__):
+            if info.name == "__main__":
+                continue
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for value in vars(module).values():
+                if isinstance(value, type) and issubclass(value, PylockenvError):
+                    defined[value.__name__] = value
+    assert {"CacheFileError", "CacheNotWritableError", "EnvVanishedError", "MarkerWriteError"} <= (
+        defined.keys()
+    )
+    assert {name: getattr(errors, name, None) for name in defined} == defined
+    assert set(defined) <= set(errors.__all__)
+    for cls in defined.values():
+        assert cls.__module__ in ("pylockenv.core.errors", "pylockenv.shell.errors"), cls
+    error = errors.CacheLinkError("x is a link", source="/c/envs")
+    assert (error.source, error.field, str(error)) == ("/c/envs", None, "x is a link")

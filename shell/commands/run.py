@@ -1,0 +1,97 @@
+"""`pylockenv run`: provision the command's env if needed, then run the command in it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from .base import Command, Invocation, lock_timeout_argument, progress_of
+from .spec_arguments import add_spec_arguments, spec_from_arguments
+
+if TYPE_CHECKING:
+    from pylockenv.core.planning import Plan
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_spec_arguments(parser)
+    lock_timeout_argument(parser)
+    parser.add_argument(
+        "--print-plan",
+        action="store_true",
+        help="print the plan as a shell script and exit; creates nothing",
+    )
+    parser.add_argument("--json", action="store_true", help="with --print-plan: print JSON")
+
+
+def warn_of_shell_syntax(plan: Plan, invocation: Invocation) -> None:
+    """Say once (unless -q) that the command's shell syntax reaches the program as words."""
+    from pylockenv.core.hints import shell_syntax_warning
+
+    warning = shell_syntax_warning(plan.run.words, plan.source)
+    if warning is not None and not invocation.quiet:
+        print(f"pylockenv: warning: {warning}", file=sys.stderr)
+
+
+def _run(invocation: Invocation) -> int:
+    from ..planfiles import made_from, plan_document, plan_with_facts, store_plan
+    from ..run_plan import exec_plan
+    from ..specfile import app_flags
+
+    ns = invocation.ns
+    if ns.json and not ns.print_plan:
+        invocation.parser.error("--json goes with --print-plan")
+    spec = spec_from_arguments(invocation)
+    the_plan, facts = plan_with_facts(spec, uv=invocation.uv)
+    warn_of_shell_syntax(the_plan, invocation)
+    if ns.print_plan:
+        from pylockenv.core.planfile import render_plan_file
+        from pylockenv.core.render import render_shell
+
+        if ns.json:
+            spec_path = None if ns.spec is None else os.path.abspath(ns.spec)
+            recorded = made_from(
+                facts, uv_flag=invocation.uv is not None, spec_path=spec_path, name=ns.name
+            )
+            sys.stdout.write(render_plan_file(plan_document(the_plan, recorded)))
+        else:
+            sys.stdout.write(render_shell(the_plan))
+        return 0
+
+    def keep_for_warm_runs() -> None:
+        # Not with --app-*: the warm path reads `run SPEC [NAME]` alone, which may mean
+        # another version (or an error) for the same file.
+        if ns.spec is not None and app_flags(ns) is None:
+            uv_flag = invocation.uv is not None
+            store_plan(the_plan, facts, uv_flag=uv_flag, spec_path=ns.spec, name=ns.name)
+
+    # exec_plan returns only by raising: the command takes this process over.
+    return exec_plan(
+        the_plan,
+        list(invocation.command_args),
+        progress=progress_of(invocation),
+        lock_timeout=ns.lock_timeout,
+        when_ready=keep_for_warm_runs,
+    )
+
+
+COMMAND = Command(
+    name="run",
+    summary="run a python_env command (provisioning its environment if needed)",
+    description=(
+        "Run the python_env command in SPEC (a YAML file holding one command, or a "
+        "'commands:' section picked by NAME), or the command given by --pylock and "
+        "--command. Arguments after '--' are appended to the command."
+    ),
+    add_arguments=_add_arguments,
+    run=_run,
+    exit_codes=("N", "128+N", "125", "126", "127", "2"),
+    options={
+        "quiet": "print nothing but errors",
+        "verbose": "show uv's full output while provisioning",
+        "uv": "the uv executable (default: $PYLOCKENV_UV, else the uv installed with pylockenv)",
+    },
+    double_dash="command arguments",
+    prints_result=lambda ns: bool(ns.print_plan),
+)
