@@ -16,6 +16,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
     from typing import Any
 
+    from .appspec import AppVariables, load_app_spec
     from .facts import FileFact, HostFacts
     from .planning import EnvChanges, LocalDep, Plan, RunCommand, UvStep, plan
     from .render import render_json, render_shell
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 # Where each public name lives; they load on first use, so that the warm path of the
 # `pylockenv` command (which reads only `core.layout` and `core.planfile`) loads no attrs.
 _HOMES = {
+    "AppVariables": "appspec",
+    "load_app_spec": "appspec",
     "FileFact": "facts",
     "HostFacts": "facts",
     "EnvChanges": "planning",
@@ -41,6 +44,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "AppVariables",
     "EnvChanges",
     "FileFact",
     "HostFacts",
@@ -55,6 +59,7 @@ __all__ = [
     "SpecError",
     "UvStep",
     "command_from_flags",
+    "load_app_spec",
     "load_spec",
     "plan",
     "render_json",
@@ -64,6 +69,10 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
+    if home == "appspec":
+        from . import appspec
+
+        return getattr(appspec, name)
     if home == "facts":
         from . import facts
 

@@ -130,7 +130,7 @@ def _programs(plan: Plan) -> list[str]:
 
 
 def _provision_lines(plan: Plan, words: _Words) -> list[str]:
-    """Make the env ready as `shell.provision` does: under the lock when cached, in a
+    """Make the env ready as `shell.provisioning` does: under the lock when cached, in a
     fresh directory removed at exit when ephemeral."""
     env = plan.env
     steps = [
@@ -168,7 +168,7 @@ def _provision_lines(plan: Plan, words: _Words) -> list[str]:
 
 def _in_use_lines(plan: Plan, words: _Words) -> list[str]:
     """Hold a cached env's in-use lock shared on fd 8, which the command inherits, as
-    `shell.provision.hold_cached_env` does: gc never removes an env while it is held.
+    `shell.provisioning.hold_cached_env` does: gc never removes an env while it is held.
     On a read-only cache no lock can be taken, and none is needed."""
     if plan.mode != "cached":
         return []

@@ -63,6 +63,13 @@ class PythonEnvCommand:
 
 
 FIELD_NAMES = tuple(a.name for a in fields(PythonEnvCommand))
+# The top-level keys of the app runner's own app.yml (read by `core.appspec`).
+APP_SPEC_KEYS = ("bfabric", "versions")
+
+
+def is_app_document(document: object) -> bool:
+    """Whether a spec document is an app runner's app.yml (`bfabric:`, `versions:`)."""
+    return isinstance(document, Mapping) and any(key in document for key in APP_SPEC_KEYS)
 
 
 @frozen(kw_only=True)
@@ -105,6 +112,9 @@ def _describe(value: object, *, quote: bool = True) -> str:
     if isinstance(value, list | tuple):
         return "a list"
     return f"a {type(value).__name__}"
+
+
+describe = _describe
 
 
 def _strict_str(value: object, _: type) -> str:
@@ -162,6 +172,9 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 def _name(name: str) -> str:
     """A key or command name as a message shows it: bare if plain, else quoted and capped."""
     return name if _PLAIN_NAME.fullmatch(name) else shown(name)
+
+
+plain_name = _name
 
 
 def _format_exception(exc: BaseException, _: object) -> str:
@@ -418,7 +431,14 @@ def select_command(document: object, source: str, name: str | None) -> tuple[obj
 
 
 def load_spec(document: object, source: str, name: str | None, base_dir: str | None) -> Spec:
-    """Turn a parsed spec document into a Spec (see `select_command` for the shapes)."""
+    """Turn a parsed spec document into a Spec (see `select_command` for the shapes; an
+    app.yml, with versions, is `core.appspec.load_app_spec`'s)."""
+    if is_app_document(document):
+        raise SpecError(
+            f"{source}: is an app spec (bfabric:, versions:), whose commands depend on a "
+            "version and template variables; load it with pylockenv.core.load_app_spec (or "
+            "pylockenv.shell.load_app)."
+        )
     data, path = select_command(document, source, name)
     command = structure_command(data, source, path)
     label = f"{source}: {path}" if path else source

@@ -14,9 +14,9 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
     from typing import Any
 
-    from .api import execute, load, plan, provision
+    from .api import execute, load, load_app, plan, provision
 
-__all__ = ["execute", "load", "plan", "provision"]
+__all__ = ["execute", "load", "load_app", "plan", "provision"]
 
 
 def __getattr__(name: str) -> Any:

@@ -34,7 +34,7 @@ from .envlocks import HeldLock, open_directory
 from .errors import EXIT_SIGNAL_BASE, CommandNotExecutableError, CommandNotFoundError
 from .process_env import child_environ
 from .progress import Progress
-from .provision import (
+from .provisioning import (
     ensure_cached,
     hold_cached_env,
     provision_ephemeral,

@@ -14,6 +14,7 @@ import stat
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pylockenv.core.appspec import AppVariables, load_app_spec
 from pylockenv.core.errors import PylockenvError, PylockError, SpecError
 from pylockenv.core.limits import (
     MIB,
@@ -24,12 +25,14 @@ from pylockenv.core.limits import (
     shown_path,
     text_problem,
 )
-from pylockenv.core.spec import Spec, load_spec
+from pylockenv.core.spec import Spec, is_app_document, load_spec
 
 from .cachefiles import file_type
 from .facts import os_error_words
 
 if TYPE_CHECKING:
+    import argparse
+
     import yaml
 
 
@@ -146,12 +149,8 @@ def _strict_loader() -> type[yaml.SafeLoader]:
     return StrictLoader
 
 
-def read_spec_file(path: str, name: str | None) -> Spec:
-    """Load the command `name` (or the only one) from the YAML spec file at `path`.
-
-    Relative paths in the spec are resolved against the file's real directory, as
-    the reference implementation does.
-    """
+def _read_document(path: str) -> tuple[object, str]:
+    """The parsed YAML document of the spec file at `path`, and its name for messages."""
     import yaml
 
     source = shown_path(path)
@@ -163,7 +162,7 @@ def read_spec_file(path: str, name: str | None) -> Spec:
 
     text = read_limited_text(path, limit=SPEC_FILE_MAX_BYTES, fail=fail)
     try:
-        document = yaml.load(text, Loader=_strict_loader())
+        return yaml.load(text, Loader=_strict_loader()), source
     except DuplicateKeyError as exc:
         raise SpecError(
             f"{source}: {exc.where}: the key {shown(str(exc.key))} is given a second time in "
@@ -181,5 +180,30 @@ def read_spec_file(path: str, name: str | None) -> Spec:
         raise SpecError(
             f"{source}: {where}not valid YAML ({clipped(problem)}); fix the syntax."
         ) from None
+
+
+def read_spec_file(path: str, name: str | None, variables: AppVariables | None = None) -> Spec:
+    """Load the command `name` (or the only one) from the YAML spec file at `path`.
+
+    Relative paths in the spec are resolved against the file's real directory, as
+    the reference implementation does. An app runner's app.yml (`bfabric:`,
+    `versions:`) is read with `variables` (the version, `${app.id}`, `${app.name}`);
+    any other spec takes none, and giving some is an error.
+    """
+    document, source = _read_document(path)
     base_dir = os.path.dirname(os.path.realpath(path))
+    if is_app_document(document):
+        return load_app_spec(document, source, name, app_dir=base_dir, variables=variables)
+    if variables is not None and variables != AppVariables():
+        raise SpecError(
+            f"{source}: is not an app spec (no 'versions:'), so it has no version, app id or "
+            "app name to give; leave out --app-version, --app-id and --app-name."
+        )
     return load_spec(document, source, name, base_dir)
+
+
+def app_flags(ns: argparse.Namespace) -> AppVariables | None:
+    """The AppVariables the flags --app-version, --app-id and --app-name gave (see
+    `cli._spec_arguments`), or None when none was given."""
+    variables = AppVariables(version=ns.app_version, app_id=ns.app_id, app_name=ns.app_name)
+    return None if variables == AppVariables() else variables

@@ -1,7 +1,8 @@
 """Reading a golden case: its spec, its host facts as JSON, and where the spec pretends to live.
 
 A golden case is a directory under `golden/` holding `spec.yml`, `facts.json`
-(a `HostFacts` as JSON), `case.json` (`spec_path`, `name`, optional `source`) and
+(a `HostFacts` as JSON), `case.json` (`spec_path`, `name`, optional `source`, and for
+an app.yml `app`: its version, app_id and app_name) and
 the expected renderings `plan.json` and `plan.sh`.
 """
 
@@ -15,9 +16,10 @@ from typing import Any
 import cattrs
 import yaml
 
+from pylockenv.core.appspec import AppVariables, load_app_spec
 from pylockenv.core.facts import HostFacts
 from pylockenv.core.planning import Plan, plan
-from pylockenv.core.spec import Spec, load_spec
+from pylockenv.core.spec import Spec, is_app_document, load_spec
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
 
@@ -47,9 +49,12 @@ def load_case(name: str) -> tuple[Spec, HostFacts]:
     case = json.loads((directory / "case.json").read_text(encoding="utf-8"))
     spec_path: str = case["spec_path"]
     document = yaml.safe_load((directory / "spec.yml").read_text(encoding="utf-8"))
-    spec = load_spec(
-        document, case.get("source", spec_path), case["name"], posixpath.dirname(spec_path)
-    )
+    source, base_dir = case.get("source", spec_path), posixpath.dirname(spec_path)
+    if is_app_document(document):  # an app.yml: `app` holds its AppVariables
+        variables = AppVariables(**case.get("app", {}))
+        spec = load_app_spec(document, source, case["name"], app_dir=base_dir, variables=variables)
+    else:
+        spec = load_spec(document, source, case["name"], base_dir)
     facts = facts_from_json((directory / "facts.json").read_text(encoding="utf-8"))
     return spec, facts
 

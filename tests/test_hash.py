@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import hashlib
 
-from pylockenv.core import FileFact, HostFacts, Plan, load_spec, plan
+from pylockenv.core import AppVariables, FileFact, HostFacts, Plan, load_app_spec, load_spec, plan
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _plan(
-    document: dict[str, object],
-    files: dict[str, float | None],
-    *,
-    base_dir: str = "/srv/a",
-    home: str = "/home/alice",
-    hostname: str = "node7",
-) -> Plan:
-    """Plan `document` on a host where each path of `files` exists (mtime; None = directory)."""
-    facts = HostFacts(
+def _facts(
+    files: dict[str, float | None], *, home: str = "/home/alice", hostname: str = "node7"
+) -> HostFacts:
+    """A host where each path of `files` exists (mtime; None = directory)."""
+    return HostFacts(
         hostname=hostname,
         home=home,
         cwd="/work",
@@ -43,6 +38,18 @@ def _plan(
             for path, mtime in files.items()
         },
     )
+
+
+def _plan(
+    document: dict[str, object],
+    files: dict[str, float | None],
+    *,
+    base_dir: str = "/srv/a",
+    home: str = "/home/alice",
+    hostname: str = "node7",
+) -> Plan:
+    """Plan `document` on a host where each path of `files` exists (mtime; None = directory)."""
+    facts = _facts(files, home=home, hostname=hostname)
     return plan(load_spec(document, "app.yml", None, base_dir), facts)
 
 
@@ -149,3 +156,42 @@ def test_the_hostname_is_part_of_the_hash() -> None:
         _plan(document, files, hostname="node7").env_hash
         != _plan(document, files, hostname="node8").env_hash
     )
+
+
+def test_an_app_yml_command_hashes_as_the_same_command_written_out() -> None:
+    """Substituted and joined to the app.yml's directory, an app.yml's paths hash as the
+    paths they name: the hash has no notion of templates."""
+    files = {"/srv/a/v2.0/pylock.toml": 1.25, "/srv/a/dist/app-2.0.whl": 2.5, "/home/alice/p": None}
+    written_out = _plan(
+        {
+            "pylock": "/srv/a/v2.0/pylock.toml",
+            "command": "-m app",
+            "python_version": "3.11",
+            "local_extra_deps": ["/srv/a/dist/app-2.0.whl", "~/p"],
+        },
+        files,
+    )
+    command = {
+        "type": "python_env",
+        "pylock": "v${app.version}/pylock.toml",
+        "command": "-m app",
+        "python_version": "3.11",
+        "local_extra_deps": ["dist/app-${app.version}.whl", "~/p"],
+    }
+    document = {
+        "bfabric": {"app_runner": "0.9.1"},
+        "versions": [
+            {
+                "version": "2.0",
+                "commands": {"dispatch": {"type": "exec", "command": "x"}, "process": command},
+            }
+        ],
+    }
+    spec = load_app_spec(document, "app.yml", "process", app_dir="/srv/a", variables=AppVariables())
+    from_app = plan(spec, _facts(files))
+    assert (
+        from_app.hash_input
+        == written_out.hash_input
+        == ("node7:3.11:/srv/a/v2.0/pylock.toml:1.25:/srv/a/dist/app-2.0.whl,/home/alice/p")
+    )
+    assert from_app.env_path == written_out.env_path

@@ -13,8 +13,11 @@ Deselect with `-m 'not network'`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
+import shlex
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -26,6 +29,7 @@ from builders import PY_VERSION, build_probe_wheel, build_wheel, probe_report, w
 from harness import REAL_UV, CacheDir, run_pylockenv
 
 from pylockenv.core import load_spec, plan
+from pylockenv.core.templates import TemplateRefused, parse_template, render
 from pylockenv.shell.facts import gather_facts
 
 pytestmark = pytest.mark.network
@@ -343,3 +347,178 @@ def test_the_reference_hashes_a_spec_and_places_its_env_as_pylockenv_does(
     ours = plan(spec, gather_facts(spec, uv="uv"))
 
     assert (ours.env_hash, ours.env_path) == (expected["hash"], expected["path"])
+
+
+# -- the app runner's own app.yml (issue 17) ----------------------------------------------
+
+# Runs in the reference's venv: `python -c REFERENCE_APP APP_YML APP_ID APP_NAME` prints,
+# for each version of the app.yml as the reference loads it, its process command's hash,
+# env path and rendered fields.
+REFERENCE_APP = """\
+import json
+import sys
+from pathlib import Path
+
+from bfabric_app_runner.commands.command_python_env import CachedEnvironmentStrategy
+from bfabric_app_runner.specs.app.app_spec import AppSpec
+
+app_yml, app_id, app_name = sys.argv[1:]
+spec = AppSpec.load_yaml(Path(app_yml), app_id=app_id, app_name=app_name)
+strategy = CachedEnvironmentStrategy()
+found = {}
+for version in spec.versions:
+    command = version.commands.process
+    found[version.version] = {
+        "hash": strategy._compute_env_hash(command),
+        "path": str(strategy._get_cache_path(command)),
+        "pylock": str(command.pylock),
+        "extras": [str(path) for path in command.local_extra_deps],
+        "command": command.command,
+        "env": command.env,
+    }
+print(json.dumps(found))
+"""
+
+APP_YML = """\
+bfabric:
+  app_runner: "0.9.1"
+versions:
+  - version: ["1.0", "1.1"]
+    commands:
+      dispatch: {type: exec, command: "dispatch ${app.id} ${app.dir}"}
+      process:
+        type: python_env
+        pylock: pylock.toml
+        command: "-m app ${app.version} ${ app.name }"
+        python_version: "%(python)s"
+        local_extra_deps:
+          - "dist/app-${app.version}-py3-none-any.whl"
+          - "~/plugin"
+        env:
+          APP_DIR: "${app.dir}"
+          WHO: "${app.name}-${app.id}"
+          LITERAL: "<%%text>${HOME}</%%text> 50%%"
+  - version: "2.0"
+    commands:
+      dispatch: {type: exec, command: dispatch}
+      process:
+        type: python_env
+        pylock: ../shared/pylock.toml
+        command: -m app
+        python_version: "%(python)s"
+"""
+
+
+def test_the_reference_loads_an_app_yml_into_the_env_pylockenv_plans(
+    reference_python: Path, shared_environ: dict[str, str], home: Path, tmp_path: Path
+) -> None:
+    real = tmp_path / "real"
+    app = real / "app"
+    (app / "dist").mkdir(parents=True)
+    (real / "shared").mkdir()
+    (app / "pylock.toml").write_text('lock-version = "1.0"\n')
+    (real / "shared" / "pylock.toml").write_text('lock-version = "1.0"\n')
+    for version in ("1.0", "1.1"):
+        (app / "dist" / f"app-{version}-py3-none-any.whl").write_bytes(b"zip")
+    (home / "plugin").mkdir()
+    (app / "app.yml").write_text(APP_YML % {"python": PY_VERSION})
+    # Read through a link: ${app.dir} and relative paths are the resolved directory's.
+    (tmp_path / "link").symlink_to(real)
+    app_yml = tmp_path / "link" / "app" / "app.yml"
+    app_id, app_name = "0042", "My App/2"
+
+    reference = _reference(
+        reference_python,
+        shared_environ,
+        REFERENCE_APP,
+        str(app_yml),
+        app_id,
+        app_name,
+        cwd=tmp_path,
+    )
+    expected = json.loads(reference.stdout)
+    assert sorted(expected) == ["1.0", "1.1", "2.0"]
+
+    for version, theirs in expected.items():
+        printed = _pylockenv(
+            shared_environ,
+            "run",
+            str(app_yml),
+            "process",
+            f"--app-version={version}",
+            f"--app-id={app_id}",
+            f"--app-name={app_name}",
+            "--print-plan",
+            "--json",
+            cwd=tmp_path,
+        )
+        ours = json.loads(printed.stdout)
+        assert (ours["env_hash"], ours["env_path"]) == (theirs["hash"], theirs["path"]), version
+        assert ours["pylock"] == theirs["pylock"]
+        assert [dep["path"] for dep in ours["local_extra_deps"]] == theirs["extras"]
+        assert shlex.join(ours["run"]["words"]) == theirs["command"]
+        assert ours["run"]["env"]["set_env"] == theirs["env"]
+    assert expected["1.1"]["env"] == {
+        "APP_DIR": str(app),
+        "WHO": "My_App_2-42",
+        "LITERAL": "${HOME} 50%",
+    }
+
+
+# Runs in the reference's venv: `python -c REFERENCE_MAKO` reads a JSON list of strings on
+# stdin and prints, for each, what the reference's Mako renders it to with the app
+# variables below (or null when Mako fails).
+REFERENCE_MAKO = """\
+import json
+import sys
+from pathlib import Path
+
+from mako.template import Template
+from bfabric_app_runner.specs.config_interpolation import VariablesApp
+
+app = VariablesApp(id=7, name="demo", version="1.0", dir=Path("/srv/app"))
+rendered = []
+for text in json.load(sys.stdin):
+    try:
+        rendered.append(str(Template(text).render(app=app, workunit=None)))
+    except Exception:
+        rendered.append(None)
+print(json.dumps(rendered))
+"""
+
+TEMPLATE_PIECES = ["${", "}", "app.", "id", "name", "version", "dir", "app", " ", "\t", "\n"]
+TEMPLATE_PIECES += ["\r", "<%", "%>", "</%", "<%text>", "</%text>", "%", "%%", "##", "#"]
+TEMPLATE_PIECES += ["\\", "|", "h", "${app.id}", "${app.dir}", "${ app.name }", "$", "x", "/"]
+TEMPLATE_PIECES += ["${app.version}", "coding:", "<%text>${</%text>", "\f", "'", '"']
+
+
+def test_every_template_pylockenv_accepts_renders_as_the_references_mako(
+    reference_python: Path, shared_environ: dict[str, str], tmp_path: Path
+) -> None:
+    choose = random.Random(17)
+    corpus = sorted(
+        {
+            "".join(choose.choice(TEMPLATE_PIECES) for _ in range(choose.randrange(1, 12)))
+            for _ in range(6000)
+        }
+    )
+    values = {"id": "7", "name": "demo", "version": "1.0", "dir": "/srv/app"}
+    accepted: dict[str, str] = {}
+    for text in corpus:
+        with contextlib.suppress(TemplateRefused):
+            accepted[text] = render(parse_template(text), values)
+    assert len(accepted) > 500  # the corpus reaches far beyond the refusals
+
+    ran = subprocess.run(
+        [str(reference_python), "-c", REFERENCE_MAKO],
+        input=json.dumps(list(accepted)),
+        env=shared_environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    theirs = dict(zip(accepted, json.loads(ran.stdout), strict=True))
+    differ = {text: (ours, theirs[text]) for text, ours in accepted.items() if ours != theirs[text]}
+    assert differ == {}

@@ -37,6 +37,7 @@ def warn_of_shell_syntax(plan: Plan, invocation: Invocation) -> None:
 def _run(invocation: Invocation) -> int:
     from ..planfiles import made_from, plan_document, plan_with_facts, store_plan
     from ..run_plan import exec_plan
+    from ..specfile import app_flags
 
     ns = invocation.ns
     if ns.json and not ns.print_plan:
@@ -59,7 +60,9 @@ def _run(invocation: Invocation) -> int:
         return 0
 
     def keep_for_warm_runs() -> None:
-        if ns.spec is not None:
+        # Not with --app-*: the warm path reads `run SPEC [NAME]` alone, which may mean
+        # another version (or an error) for the same file.
+        if ns.spec is not None and app_flags(ns) is None:
             uv_flag = invocation.uv is not None
             store_plan(the_plan, facts, uv_flag=uv_flag, spec_path=ns.spec, name=ns.name)
 

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 
 from .base import Command, Invocation
 from .cache_options import env_names_like, no_env_error, print_json
+from .spec_arguments import add_app_arguments
 
 if TYPE_CHECKING:
+    from pylockenv.core.appspec import AppVariables
     from pylockenv.core.envstate import EnvObservation
 
 # A word that can only be (part of) an env's name: a short hash, say. Neither a spec
@@ -35,6 +37,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="read HASH|SPEC as a spec file even when it looks like an env's name",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_app_arguments(parser)
 
 
 def _show(invocation: Invocation) -> int:
@@ -62,7 +65,9 @@ def _show(invocation: Invocation) -> int:
         names = [env.name for env in scan_cache(cache, sizes=False)[0]]
         if env_names_like(ns.target, names):
             return no_env_error(cache.root, [ns.target], names)
-    return _show_spec(ns.target, ns.name, this_host=this_host, as_json=ns.json)
+    from ..specfile import app_flags
+
+    return _show_spec(ns.target, ns.name, app_flags(ns), this_host=this_host, as_json=ns.json)
 
 
 def _show_env(env: EnvObservation, *, this_host: str, as_json: bool) -> int:
@@ -99,7 +104,9 @@ def _show_env(env: EnvObservation, *, this_host: str, as_json: bool) -> int:
     return 0
 
 
-def _show_spec(path: str, name: str | None, *, this_host: str, as_json: bool) -> int:
+def _show_spec(
+    path: str, name: str | None, app: AppVariables | None, *, this_host: str, as_json: bool
+) -> int:
     from pylockenv.core.cache_display import env_to_dict, render_show, reuse_words
     from pylockenv.core.envstate import reuse_of
     from pylockenv.core.provenance import provenance_to_dict
@@ -110,7 +117,7 @@ def _show_spec(path: str, name: str | None, *, this_host: str, as_json: bool) ->
     from ..provenance import staleness_warnings
     from ..specfile import read_spec_file
 
-    the_plan, _ = plan_with_facts(read_spec_file(path, name))
+    the_plan, _ = plan_with_facts(read_spec_file(path, name, app))
     env = None
     if the_plan.mode == "cached":
         found = observe_env(the_plan.env, sizes=True)

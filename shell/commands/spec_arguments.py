@@ -12,10 +12,22 @@ if TYPE_CHECKING:
     from .base import Invocation
 
 
+def add_app_arguments(parser: argparse.ArgumentParser) -> None:
+    """--app-version, --app-id and --app-name: an app.yml's version and variables (read
+    back by `specfile.app_flags`); `run`, `provision` and `show` take them."""
+    app = parser.add_argument_group("an app.yml's version and template variables")
+    app.add_argument(
+        "--app-version", metavar="V", help="the version to run (needed when SPEC has several)"
+    )
+    app.add_argument("--app-id", metavar="N", help="the value of ${app.id} (a whole number)")
+    app.add_argument("--app-name", metavar="NAME", help="the value of ${app.name}")
+
+
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     """SPEC, NAME and the flags that give a spec instead of SPEC."""
     parser.add_argument("spec", nargs="?", metavar="SPEC", help="YAML spec file")
     parser.add_argument("name", nargs="?", metavar="NAME", help="command name in SPEC's commands:")
+    add_app_arguments(parser)
     flags = parser.add_argument_group("a spec given by flags instead of SPEC")
     flags.add_argument("--pylock", metavar="P", help="the pylock.toml file")
     flags.add_argument("--command", metavar="C", help="what to run, e.g. '-m my_app'")
@@ -52,7 +64,7 @@ def spec_from_arguments(invocation: Invocation) -> Spec:
     """The Spec SPEC [NAME] or the flags give; a usage error for a mix of both."""
     from pylockenv.core.spec import command_from_flags
 
-    from ..specfile import read_spec_file
+    from ..specfile import app_flags, read_spec_file
 
     ns, parser = invocation.ns, invocation.parser
     flag_form = ns.pylock is not None or ns.command is not None
@@ -65,7 +77,9 @@ def spec_from_arguments(invocation: Invocation) -> Spec:
             "a command given by --pylock and --command; with SPEC, write them in the spec file"
         )
     if ns.spec is not None:
-        return read_spec_file(ns.spec, ns.name)
+        return read_spec_file(ns.spec, ns.name, app_flags(ns))
+    if app_flags(ns) is not None:
+        parser.error("--app-version, --app-id and --app-name go with an app.yml given as SPEC")
     if ns.pylock is None or ns.command is None:
         parser.error("give SPEC [NAME], or both --pylock and --command")
     return command_from_flags(
