@@ -1,11 +1,18 @@
-"""The facts about the host that planning needs, gathered by the shell."""
+"""The planner's view of the host: `HostFacts`, built from the record the shell gathered.
+
+The record (`core.made_from.MadeFrom`) is what a plan was made from, as plain
+data; `host_facts` turns it into the typed value `core.planning.plan` reads.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from attrs import field, frozen
+
+if TYPE_CHECKING:
+    from .made_from import MadeFrom
 
 # What stat says a path is. "other" is a kind older markers may record.
 FileKind = Literal[
@@ -59,3 +66,17 @@ class HostFacts:
     def file(self, path: str) -> FileFact:
         """The recorded fact for `path`, or MISSING."""
         return self.files.get(path, MISSING)
+
+
+def host_facts(record: MadeFrom, *, ephemeral_suffix: str) -> HostFacts:
+    """The planner's facts from the gathered `record`, with the name an ephemeral env
+    would get (`ephemeral_suffix`, chosen by the shell: it is no fact about the host).
+
+    Raises TypeError when `record` lacks a fact `HostFacts` needs or holds one it does not.
+    """
+    return HostFacts(
+        **record["host"],
+        uv=record["uv"]["path"],
+        ephemeral_suffix=ephemeral_suffix,
+        files={path: FileFact(**fact) for path, fact in record["files"].items()},
+    )

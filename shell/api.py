@@ -9,7 +9,7 @@ from __future__ import annotations
 from pylockenv.core.planning import Plan
 from pylockenv.core.spec import Spec
 
-from .planfiles import plan_with_facts
+from .plan_files import plan_with_facts
 from .run_plan import execute, provision
 from .specfile import read_spec_file
 

@@ -25,7 +25,7 @@ from pylockenv.core.layout import (
     env_kind_of,
     ephemeral_maker,
 )
-from pylockenv.core.planfile import PLAN_FILE_SIZE_LIMIT, decode_stored_plan
+from pylockenv.core.plan_format import PLAN_FILE_SIZE_LIMIT, decode_kept_plan
 
 from .cachefiles import CacheFileError, open_regular, read_regular
 from .diskusage import disk_usage
@@ -257,11 +257,10 @@ def forget_stored_plans(cache: CacheLayout) -> int:
     for name in names:
         path = f"{cache.plans_dir}/{name}"
         try:
-            kept = decode_stored_plan(read_regular(path, PLAN_FILE_SIZE_LIMIT) or b"")
+            kept = decode_kept_plan(read_regular(path, PLAN_FILE_SIZE_LIMIT) or b"")
         except (OSError, CacheFileError):
             kept = None
-        env_path = None if kept is None else kept[0].get("env_path")
-        if isinstance(env_path, str) and os.path.lexists(env_path):
+        if kept is not None and os.path.lexists(kept[0].env_path):
             continue
         with contextlib.suppress(OSError):
             os.unlink(path)

@@ -25,15 +25,16 @@ from pylockenv.core.duration import DurationError, parse_duration
 from pylockenv.core.envstate import EnvObservation, reach_of, reuse_of
 from pylockenv.core.gc import GcOutcome, GcPolicy, gc_exit_code, in_view, plan_gc
 from pylockenv.core.layout import CacheLayout
+from pylockenv.core.plan_format import plan_to_data
 from pylockenv.core.provenance import provenance_to_dict
-from pylockenv.core.render import plan_to_dict, render_shell
+from pylockenv.core.render import render_shell
 
 from .cache import apply_gc, dry_run_gc, find_env, observe_env, scan_cache, this_cache
 from .errors import (
     EXIT_CACHE_FAILED,
     NotAnEnvNameError,
 )
-from .facts import stat_path
+from .facts import file_record
 from .provenance import staleness_warnings
 
 DEFAULT_OLDER_THAN = "30d"
@@ -115,9 +116,9 @@ def run_show(ns: argparse.Namespace) -> int:
 
 
 def _show_env(env: EnvObservation, *, this_host: str, as_json: bool) -> int:
-    pylock = stat_path(env.pylock) if env.pylock is not None else None
+    pylock = file_record(env.pylock) if env.pylock is not None else None
     reach = reach_of(
-        env, this_host=this_host, pylock_mtime=None if pylock is None else pylock.mtime
+        env, this_host=this_host, pylock_mtime=None if pylock is None else pylock["mtime"]
     )
     if as_json:
         provenance = env.provenance
@@ -143,7 +144,7 @@ def _show_env(env: EnvObservation, *, this_host: str, as_json: bool) -> int:
 
 
 def _show_spec(path: str, name: str | None, *, this_host: str, as_json: bool) -> int:
-    from .planfiles import plan_with_facts
+    from .plan_files import plan_with_facts
     from .specfile import read_spec_file
 
     the_plan, _ = plan_with_facts(read_spec_file(path, name))
@@ -161,7 +162,7 @@ def _show_spec(path: str, name: str | None, *, this_host: str, as_json: bool) ->
                 "provenance": None if provenance is None else provenance_to_dict(provenance),
                 "would_be_reused": reuse,
                 "warnings": warnings,
-                "plan": plan_to_dict(the_plan),
+                "plan": plan_to_data(the_plan),
             }
         )
     else:

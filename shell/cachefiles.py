@@ -15,7 +15,7 @@ import stat
 from pylockenv.core.errors import PylockenvError
 from pylockenv.core.layout import EnvLayout, is_ready
 
-from .hostfacts import stat_kind
+from .facts import stat_kind
 
 _NO_FOLLOW = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 

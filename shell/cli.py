@@ -220,7 +220,7 @@ def _progress(ns: argparse.Namespace) -> Progress:
 def _run_or_provision(
     parser: argparse.ArgumentParser, ns: argparse.Namespace, extra: list[str]
 ) -> int:
-    from .planfiles import made_from, plan_document, plan_with_facts, store_plan
+    from .plan_files import plan_document, plan_with_facts, store_plan
     from .run_plan import exec_plan, provision
 
     if ns.subcommand == "apply":
@@ -228,7 +228,8 @@ def _run_or_provision(
     if getattr(ns, "json", False) and not ns.print_plan:
         parser.error("--json goes with --print-plan")
     spec = _spec_from_args(parser, ns)
-    the_plan, facts = plan_with_facts(spec, uv=ns.uv)
+    spec_path = None if ns.spec is None else os.path.abspath(ns.spec)
+    the_plan, facts = plan_with_facts(spec, uv=ns.uv, spec_path=spec_path, name=ns.name)
     if ns.subcommand == "provision":
         if extra:
             parser.error("provision runs nothing, so it takes no arguments after '--'")
@@ -236,23 +237,17 @@ def _run_or_provision(
         print(path)
         return 0
     if ns.print_plan:
-        from pylockenv.core.planfile import render_plan_file
         from pylockenv.core.render import render_shell
 
         if ns.json:
-            spec_path = None if ns.spec is None else os.path.abspath(ns.spec)
-            recorded = made_from(
-                facts, uv_flag=ns.uv is not None, spec_path=spec_path, name=ns.name
-            )
-            sys.stdout.write(render_plan_file(plan_document(the_plan, recorded)))
+            sys.stdout.write(plan_document(the_plan, facts))
         else:
             sys.stdout.write(render_shell(the_plan))
         return 0
 
     def keep_for_warm_runs() -> None:
-        if ns.spec is not None:
-            uv_flag = ns.uv is not None
-            store_plan(the_plan, facts, uv_flag=uv_flag, spec_path=ns.spec, name=ns.name)
+        if spec_path is not None:
+            store_plan(the_plan, facts, spec_path=spec_path, name=ns.name)
 
     # exec_plan returns only by raising: the command takes this process over.
     return exec_plan(
@@ -266,7 +261,7 @@ def _run_or_provision(
 
 def _apply(ns: argparse.Namespace, extra: list[str]) -> int:
     """`pylockenv apply PLAN`: run a saved plan once every fact it was made from holds."""
-    from .planfiles import load_plan_file, store_applied_plan
+    from .plan_files import load_plan_file, store_applied_plan
     from .run_plan import exec_plan
 
     the_plan, document, recorded = load_plan_file(ns.plan_file)

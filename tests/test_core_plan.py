@@ -139,34 +139,43 @@ def test_the_commands_env_is_set_for_the_command() -> None:
     assert _plan(env={"A": "1", "B": ""}).run.env.set_env == {"A": "1", "B": ""}
 
 
+def _candidates(result: Plan) -> list[tuple[str, str | None, tuple[str, ...]]]:
+    return [(c.check, c.path, c.argv) for c in result.run.candidates]
+
+
 def test_a_console_script_runs_from_the_env_bin_with_python_as_the_fallback() -> None:
     result = _plan(command="app-cli --fast 'two words'")
-    assert result.run.script == f"{result.env_path}/bin/app-cli"
-    assert result.run.script_argv == (f"{result.env_path}/bin/app-cli", "--fast", "two words")
-    assert result.run.python_argv == (
-        f"{result.env_path}/bin/python",
-        "app-cli",
-        "--fast",
-        "two words",
-    )
+    script = f"{result.env_path}/bin/app-cli"
+    python = f"{result.env_path}/bin/python"
+    assert _candidates(result) == [
+        ("exists-or-link", script, (script, "--fast", "two words")),
+        ("exists", "app-cli", (python, "app-cli", "--fast", "two words")),
+    ]
 
 
 def test_a_dash_m_command_goes_to_the_envs_python() -> None:
     result = _plan(command="-m app.main --verbose")
-    assert result.run.script is None
-    assert result.run.script_argv is None
-    assert result.run.python_argv == (
-        f"{result.env_path}/bin/python",
-        "-m",
-        "app.main",
-        "--verbose",
-    )
+    python = f"{result.env_path}/bin/python"
+    assert _candidates(result) == [("always", None, (python, "-m", "app.main", "--verbose"))]
 
 
-def test_an_absolute_first_word_is_its_own_script() -> None:
+def test_an_absolute_first_word_is_its_own_script_and_has_no_python_fallback() -> None:
     result = _plan(command="/usr/local/bin/tool -x")
-    assert result.run.script == "/usr/local/bin/tool"
-    assert result.run.script_argv == ("/usr/local/bin/tool", "-x")
+    tool = "/usr/local/bin/tool"
+    assert _candidates(result) == [("exists-or-link", tool, (tool, "-x"))]
+
+
+def test_a_relative_first_word_is_joined_to_bin_as_pathlib_joins_it() -> None:
+    result = _plan(command="./sub//tool.py -x")
+    assert result.run.candidates[0].path == f"{result.env_path}/bin/sub/tool.py"
+    assert result.run.candidates[1].path == "./sub//tool.py"  # for Python, as written
+
+
+def test_not_found_names_the_command_and_the_envs_bin() -> None:
+    result = _plan(command="no-such-tool")
+    assert f"'no-such-tool' is neither a console script in {result.env_path}/bin" in (
+        result.run.not_found
+    )
 
 
 def test_a_given_python_version_is_used_and_said_to_come_from_the_spec() -> None:

@@ -20,7 +20,8 @@ from harness import CacheDir, files_under, run_pylockenv, uv_calls, write_uv_wra
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pylockenv.core.planfile import HOST_FACTS, what_changed
+from pylockenv.core.made_from import HOST_FACTS, what_changed
+from pylockenv.core.plan_format import PLAN_FILE_VERSION
 
 
 def save_plan(environ: dict[str, str], spec: Path, target: Path, *names: str) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def test_a_plan_file_is_the_plan_with_its_version_and_facts(
 ) -> None:
     spec = make_app(tmp_path, local_extra=True)
     document = save_plan(environ, spec, tmp_path / "plan.json")
-    assert document["plan_file_version"] == 1
+    assert document["plan_file_version"] == PLAN_FILE_VERSION
     made_from = document["made_from"]
     assert made_from["host"]["hostname"] == document["host"]
     assert str(tmp_path / "pylock.toml") in made_from["files"]
@@ -93,7 +94,8 @@ def test_apply_refuses_a_stale_plan_with_what_changed(
         ("not json", "is not a plan file (not JSON)"),
         ('{"env_path": "/x"}', "is not a plan file (no plan_file_version)"),
         ('{"plan_file_version": 99, "made_from": {}}', "of version 99"),
-        ('{"plan_file_version": 1}', "without the facts it was made from"),
+        ('{"plan_file_version": 2}', "without the facts it was made from"),
+        ('{"plan_file_version": 1, "made_from": {}}', "of version 1, made by an older pylockenv"),
     ],
 )
 def test_apply_of_what_is_no_plan_file_is_a_clear_error(

@@ -62,24 +62,29 @@ from pylockenv.shell.launcher import main
 write_report(main(sys.argv[2:]))
 """
 
-# What a warm run loads beyond a bare interpreter: pylockenv's light modules, and zlib and
-# fcntl from the standard library. Nothing else, exactly (no json, typing or re either).
+# What a warm run loads beyond a bare interpreter: pylockenv's light modules, and zlib,
+# fcntl and the SHA-256 module (hashlib's own, without hashlib: the layout check hashes
+# the env's hash input) from the standard library. Nothing else, exactly (no json, typing,
+# re or hashlib either).
 WARM_MODULES = {
     "pylockenv",
     "pylockenv.core",
     "pylockenv.core.errors",
     "pylockenv.core.layout",
-    "pylockenv.core.planfile",
+    "pylockenv.core.made_from",
+    "pylockenv.core.plan_format",
+    "pylockenv.core.plan_rules",
     "pylockenv.shell",
     "pylockenv.shell.cachefiles",
     "pylockenv.shell.envlocks",
-    "pylockenv.shell.hostfacts",
+    "pylockenv.shell.facts",
     "pylockenv.shell.launcher",
     "pylockenv.shell.process_env",
     "pylockenv.shell.uvbin",
     "pylockenv.shell.warm",
     "zlib",
     "fcntl",
+    "_sha2" if sys.version_info >= (3, 12) else "_sha256",
 }
 HEAVY = ("attr", "attrs", "cattrs", "yaml", "filelock", "subprocess", "argparse", "tomllib")
 
