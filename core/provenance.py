@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     import cattrs
 
 PROVENANCE_FORMAT = 1
+# The fingerprint of each format's fields (`core.plan_format.schema_fingerprint` of
+# Provenance): a test fails when the fields change and PROVENANCE_FORMAT does not.
+PROVENANCE_SCHEMAS = {1: "e7f88ae6a0f78f12"}
 # A marker is a few kilobytes; anything far larger is not one of ours.
 MARKER_SIZE_LIMIT = 1 << 20
 
@@ -140,6 +143,15 @@ def parse_marker(data: bytes) -> Marker:
     except cattrs.BaseValidationError as exc:
         details = "; ".join(cattrs.transform_error(exc, path="marker"))
         return Marker(kind="unreadable", problem=f"its JSON is not provenance ({details})")
+    if provenance.format > PROVENANCE_FORMAT:
+        # A newer pylockenv sharing the cache wrote it: its fields may mean other things.
+        return Marker(
+            kind="unreadable",
+            problem=(
+                f"its provenance is of format {provenance.format}, written by a newer "
+                f"pylockenv; this one reads format {PROVENANCE_FORMAT} and older"
+            ),
+        )
     return Marker(kind="provenance", provenance=provenance)
 
 

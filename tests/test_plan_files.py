@@ -36,6 +36,12 @@ from pylockenv.core.plan_format import (
     schema_fingerprint,
 )
 from pylockenv.core.plan_rules import layout_problem
+from pylockenv.core.provenance import (
+    PROVENANCE_FORMAT,
+    PROVENANCE_SCHEMAS,
+    Provenance,
+    parse_marker,
+)
 
 
 def save_plan(environ: dict[str, str], spec: Path, target: Path, *names: str) -> dict[str, Any]:
@@ -476,3 +482,26 @@ def test_a_damaged_plan_file_is_refused_with_the_field_not_a_class_name() -> Non
     message = str(raised.value)
     assert "plan.run.not_found" in message
     assert "ValidationError" not in message
+
+
+# --- the marker's provenance: versioned the same way -----------------------------------------
+
+KNOWN_PROVENANCE_SCHEMAS = {1: "e7f88ae6a0f78f12"}
+
+
+def test_the_provenance_schema_is_the_one_its_format_names() -> None:
+    fingerprint = schema_fingerprint(Provenance, ())
+    assert fingerprint == PROVENANCE_SCHEMAS[PROVENANCE_FORMAT], (
+        f"the marker's provenance changed (fingerprint {fingerprint}): bump PROVENANCE_FORMAT "
+        "and add the new format's fingerprint to PROVENANCE_SCHEMAS and here"
+    )
+    assert PROVENANCE_SCHEMAS == KNOWN_PROVENANCE_SCHEMAS
+    assert max(PROVENANCE_SCHEMAS) == PROVENANCE_FORMAT
+
+
+def test_a_marker_of_a_newer_format_is_unreadable_with_why() -> None:
+    newer = json.dumps({"format": PROVENANCE_FORMAT + 1, "env_hash": "0" * 16}).encode()
+    marker = parse_marker(newer)
+    assert (marker.kind, marker.provenance) == ("unreadable", None)
+    assert f"format {PROVENANCE_FORMAT + 1}, written by a newer pylockenv" in str(marker.problem)
+    assert parse_marker(json.dumps({"format": PROVENANCE_FORMAT}).encode()).kind == "provenance"
