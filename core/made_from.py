@@ -7,9 +7,11 @@ was gathered. Before a plan file or a kept plan is used, the shell gathers the
 same record again and `what_changed` compares the two: any difference makes the
 plan stale, as Terraform refuses a stale saved plan.
 
-Adding a fact: one line in `HostRecord` below, with its words in `HOST_FACTS`
-(the same declaration, the name a person reads), then the gatherer
-(`shell.facts.host_record`). The planner sees it once `HostFacts` has the field.
+Adding a fact: one line in `HostRecord` below, then its gathering in
+`shell.facts.host_record`. The freshness rule covers it at once (it reads the
+record's declared fields), and so does the plan schema's fingerprint (a new
+PLAN_FILE_VERSION). The planner reads it once `HostFacts` declares it (with a
+name a person reads in `_WORDS`, if its field name is not one).
 
 Light: the warm path of a run loads this module, so it imports nothing at run
 time (the record types are read by mypy only; at run time each is a plain dict
@@ -46,8 +48,8 @@ class HostRecord(TypedDict):
     path: str | None
     default_python_version: str
     python_full_version: str
-    # Issue 15 adds here the interpreter uv will use (its path and full version), with
-    # its words in HOST_FACTS and its gathering in `shell.facts.host_record`.
+    # Issue 15 adds here the interpreter uv will use (its path and full version), and
+    # its gathering in `shell.facts.host_record`.
 
 
 class UvRecord(TypedDict):
@@ -83,8 +85,11 @@ class MadeFrom(TypedDict):
 # The record's classes, for the plan schema's fingerprint (`core.plan_format`).
 RECORD_CLASSES = (MadeFrom, HostRecord, UvRecord, SourceRecord, FileRecord)
 
-# HostRecord's facts, by the words a person reads in "what changed".
-HOST_FACTS = {
+# HostRecord's facts, in declaration order (read at run time from the declaration).
+HOST_FACTS = tuple(HostRecord.__annotations__)
+
+# The words a person reads in "what changed" for a fact whose field name is not one.
+_WORDS = {
     "hostname": "host name",
     "home": "home directory",
     "cwd": "working directory",
@@ -105,7 +110,8 @@ def what_changed(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[st
     """
     changes: list[str] = []
     recorded_host, now_host = _mapping(recorded.get("host")), _mapping(now.get("host"))
-    for key, words in HOST_FACTS.items():
+    for key in HOST_FACTS:
+        words = _WORDS.get(key, key)
         if key == "cwd" and "spec" in recorded:
             continue  # a plan of a spec file does not depend on the working directory
         if recorded_host.get(key) != now_host.get(key):

@@ -55,7 +55,8 @@ class PlanFileError(PylockenvError):
 
 
 def plan_to_data(plan: Plan) -> dict[str, Any]:
-    """The plan as plain data (lists for tuples), keys in declaration order."""
+    """The plan as plain data (tuples stay tuples; JSON writes them as lists), keys in
+    declaration order."""
     import attrs
 
     return attrs.asdict(plan)
@@ -257,9 +258,10 @@ def kept_plan_key(verb: str, source_file: str, name: str | None, cwd: str) -> st
 # --- the data form's fingerprint ------------------------------------------------------------
 
 
-def schema_fingerprint() -> str:
+def schema_fingerprint(root: type | None = None, records: tuple[type, ...] | None = None) -> str:
     """16 hex digits naming the data form: every field name and type of the plan's classes
-    (from `Plan` down) and of the record's (`core.made_from`). Not for the warm path."""
+    (from `root`, `Plan`, down) and of the record's (`records`, `core.made_from`'s), and the
+    kinds of file a record names. Not for the warm path."""
     import hashlib
     import typing
 
@@ -268,7 +270,7 @@ def schema_fingerprint() -> str:
     from . import facts, made_from, planning
 
     lines: list[str] = []
-    pending: list[type] = [planning.Plan]
+    pending: list[type] = [planning.Plan if root is None else root]
     seen: set[type] = set()
     while pending:
         cls = pending.pop(0)
@@ -279,7 +281,7 @@ def schema_fingerprint() -> str:
         for field in attrs.fields(cls):
             lines.append(f"{cls.__name__}.{field.name}: {hints[field.name]!r}")
             pending += _attrs_classes_in(hints[field.name])
-    for record in made_from.RECORD_CLASSES:
+    for record in made_from.RECORD_CLASSES if records is None else records:
         lines += [f"{record.__name__}.{k}: {v}" for k, v in record.__annotations__.items()]
     lines.append(f"FileKind: {typing.get_args(facts.FileKind)!r}")
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]

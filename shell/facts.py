@@ -169,10 +169,9 @@ def gather_host_facts(*, uv: str | None = None) -> HostFacts:
 
     from .uvbin import find_uv
 
-    path = uv or find_uv()
     record: MadeFrom = {
         "host": host_record(),
-        "uv": {"path": path, "file": file_record(path), "given_by_flag": uv is not None},
+        "uv": uv_record(uv or find_uv(), given_by_flag=uv is not None),
         "files": {},
     }
     return host_facts(record, ephemeral_suffix=ephemeral_suffix())

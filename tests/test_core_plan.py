@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import attrs
 import pytest
+from goldenio import GOLDEN_DIR
 from harness import NODE7
 
 from pylockenv.core import (
@@ -19,6 +21,8 @@ from pylockenv.core import (
     load_spec,
     plan,
 )
+from pylockenv.core.facts import host_facts
+from pylockenv.core.made_from import HOST_FACTS
 from pylockenv.core.pylock import check_pylock_text
 
 CACHE = "/cache/bfabric_app_runner"
@@ -309,3 +313,30 @@ def test_a_lock_that_is_not_toml_is_refused() -> None:
             where="app.yml",
             check_version="3.11.9",
         )
+
+
+# --- the planner's facts come from the one record the shell gathers ------------------------
+
+
+def _record() -> Any:
+    return json.loads((GOLDEN_DIR / "full-cached" / "facts.json").read_text())
+
+
+def test_every_host_fact_the_planner_reads_is_declared_by_the_record() -> None:
+    not_host_facts = {"uv", "ephemeral_suffix", "files"}
+    assert set(attrs.fields_dict(HostFacts)) - not_host_facts <= set(HOST_FACTS)
+
+
+def test_the_planners_facts_are_the_records_values() -> None:
+    record = _record()
+    facts = host_facts(record, ephemeral_suffix="ab" * 8)
+    assert {name: getattr(facts, name) for name in record["host"]} == record["host"]
+    assert facts.uv == record["uv"]["path"]
+    assert {path: attrs.asdict(fact) for path, fact in facts.files.items()} == record["files"]
+
+
+def test_a_record_holding_a_fact_no_declaration_names_is_refused() -> None:
+    record = _record()
+    record["host"]["hostnmae"] = "typo"
+    with pytest.raises(TypeError, match="hostnmae"):
+        host_facts(record, ephemeral_suffix="ab" * 8)

@@ -505,3 +505,13 @@ def test_a_marker_of_a_newer_format_is_unreadable_with_why() -> None:
     assert (marker.kind, marker.provenance) == ("unreadable", None)
     assert f"format {PROVENANCE_FORMAT + 1}, written by a newer pylockenv" in str(marker.problem)
     assert parse_marker(json.dumps({"format": PROVENANCE_FORMAT}).encode()).kind == "provenance"
+
+
+@pytest.mark.parametrize("fact", HOST_FACTS)
+def test_every_declared_host_fact_counts_for_freshness(fact: str) -> None:
+    recorded = json.loads((GOLDEN_DIR / "full-cached" / "facts.json").read_text())
+    recorded.pop("spec", None)  # a plan by flags: the working directory counts too
+    now = json.loads(json.dumps(recorded))
+    now["host"][fact] = "something else"
+    [change] = what_changed(recorded, now)
+    assert change.endswith("-> 'something else'")
