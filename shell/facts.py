@@ -21,7 +21,7 @@ from .uvbin import UV_ENV_VAR
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any
 
     from pylockenv.core.facts import FileKind, HostFacts
@@ -44,20 +44,21 @@ def host_record() -> HostRecord:
     }
 
 
+_KINDS: tuple[tuple[Callable[[int], bool], FileKind], ...] = (
+    (stat.S_ISREG, "file"),
+    (stat.S_ISDIR, "directory"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISSOCK, "socket"),
+)
+
+
 def stat_kind(mode: int) -> FileKind:
     """What a path with this `st_mode` is, as `core.facts.FileKind` names it."""
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "directory"
-    if stat.S_ISCHR(mode):
-        return "character device"
-    if stat.S_ISBLK(mode):
-        return "block device"
-    if stat.S_ISFIFO(mode):
-        return "FIFO"
-    if stat.S_ISSOCK(mode):
-        return "socket"
+    for test, kind in _KINDS:
+        if test(mode):
+            return kind
     return "other"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from attrs import frozen
 from builders import make_app, probe_report
+from damage import marshal_values, places, replaced
 from goldenio import GOLDEN_DIR, case_names, plan_case
 from harness import CacheDir, files_under, run_pylockenv, uv_calls, write_uv_wrapper
 from hypothesis import HealthCheck, given, settings
@@ -390,45 +391,8 @@ def test_a_plan_whose_cache_paths_or_command_are_not_the_layouts_is_refused(
     assert words in problem
 
 
-marshal_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats()
-    | st.text(max_size=8)
-    | st.binary(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3)
-        | st.lists(inner, max_size=3).map(tuple)
-        | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=3)
-    ),
-    max_leaves=16,
-)
-
-
-def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    """Every place in a plan's data, as a path of keys and indexes."""
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += _paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += _paths(item, (*prefix, index))
-    return found
-
-
-def _replaced(value: Any, path: tuple[object, ...], new: object) -> Any:
-    if not path:
-        return new
-    head, *rest = path
-    copy: Any = dict(value) if isinstance(value, dict) else list(value)
-    copy[head] = _replaced(value[head], tuple(rest), new)
-    return copy
-
-
 PLAN_DATA, PLAN_RECORD = _golden_kept_plan()
-PLACES = _paths(PLAN_DATA)
+PLACES = places(PLAN_DATA)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -436,7 +400,7 @@ PLACES = _paths(PLAN_DATA)
 def test_a_kept_plan_damaged_anywhere_reads_as_none_or_as_a_well_typed_plan(
     place: tuple[object, ...], new: object
 ) -> None:
-    damaged = _replaced(PLAN_DATA, place, new)
+    damaged = replaced(PLAN_DATA, place, new)
     document = {"plan_file_version": PLAN_FILE_VERSION, "plan": damaged, "made_from": PLAN_RECORD}
     kept = decode_kept_plan(marshal.dumps(document))
     if kept is not None:

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from attrs import frozen
 from builders import make_app, probe_report
+from damage import marshal_values, places, replaced
 from harness import CacheDir, process_environ, run_pylockenv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -356,37 +357,6 @@ def test_the_warm_path_refuses_a_kept_plan_the_layout_would_not_have_made(
     assert is_warm(audited_run(environ, tmp_path / "again.json", "run", str(spec)))
 
 
-marshal_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
-    lambda inner: (
-        st.lists(inner, max_size=3)
-        | st.lists(inner, max_size=3).map(tuple)
-        | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
-
-
-def _places(value: object, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += _places(item, (*prefix, key))
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            found += _places(item, (*prefix, index))
-    return found
-
-
-def _replaced(value: Any, place: tuple[Any, ...], new: object) -> Any:
-    if not place:
-        return new
-    head, *rest = place
-    copy: Any = dict(value) if isinstance(value, dict) else list(value)
-    copy[head] = _replaced(value[head], tuple(rest), new)
-    return copy
-
-
 @pytest.fixture(scope="module")
 def pristine_plan(app: WarmApp) -> bytes:
     """The plan the cold run of `app` kept, as it kept it."""
@@ -408,8 +378,8 @@ def test_a_kept_plan_damaged_in_any_way_sends_the_run_down_the_full_path(
     how = data.draw(st.sampled_from(["a value replaced", "truncated", "other bytes"]))
     if how == "a value replaced":
         document = marshal.loads(original)
-        place = data.draw(st.sampled_from(_places(document)))
-        damaged = marshal.dumps(_replaced(document, place, data.draw(marshal_values)))
+        place = data.draw(st.sampled_from(places(document)))
+        damaged = marshal.dumps(replaced(document, place, data.draw(marshal_values)))
     elif how == "truncated":
         damaged = original[: data.draw(st.integers(0, len(original) - 1))]
     else:
