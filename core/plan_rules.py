@@ -22,13 +22,15 @@ if TYPE_CHECKING:
 
     from .plan_format import Candidate, LightPlan
 else:  # the module hashlib itself uses for SHA-256 when OpenSSL is missing
+    import sys
+
     try:
-        from _sha2 import sha256  # Python 3.12 and later
-    except ImportError:
-        try:
-            from _sha256 import sha256  # Python 3.11
-        except ImportError:
-            from hashlib import sha256
+        if sys.version_info >= (3, 12):
+            from _sha2 import sha256
+        else:
+            from _sha256 import sha256
+    except ImportError:  # a Python built without it
+        from hashlib import sha256
 
 
 # How a candidate is tested before it is started: not at all, that its path exists
