@@ -13,16 +13,16 @@ classes and of the record, see `schema_fingerprint`). A test fails when the form
 changes and the version does not. A plan file of another version is refused
 with a sentence; a kept plan of another version is only a missed shortcut.
 
-Light: the warm path decides with `marshal` and `zlib` only; `json`, `attrs` and
+Light: the warm path decides with `marshal` and the SHA-256 module only; `json`, `attrs` and
 `cattrs` load when a plan file is read or written, never on a warm run.
 """
 
 from __future__ import annotations
 
 import marshal
-import zlib
 
 from .errors import PylockenvError
+from .plan_rules import short_digest
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
@@ -246,13 +246,13 @@ def kept_plan_key(verb: str, source_file: str, name: str | None, cwd: str) -> st
     """The name under which the warm path keeps the plan of `run SPEC [NAME]` or of
     `apply PLAN` (`verb`, the absolute path of SPEC or PLAN as `source_file`) made in `cwd`.
 
-    Two 32-bit checksums (zlib loads in a fraction of hashlib's time): a collision
+    16 hex digits of SHA-256 (the module the layout check loads anyway): a collision
     only costs speed, since the kept plan records the file, name and working
     directory it belongs to and is stale for any other.
     """
     words = "\0".join([verb, source_file, "" if name is None else f"={name}", cwd])
     data = words.encode("utf-8", "surrogateescape")
-    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
+    return short_digest(data)
 
 
 # --- the data form's fingerprint ------------------------------------------------------------

@@ -43,7 +43,12 @@ EXISTS_OR_LINK = "exists-or-link"
 
 def env_hash(hash_input: str) -> str:
     """The first 16 hex digits of the SHA-256 of `hash_input` (the reference's env name)."""
-    return sha256(hash_input.encode("utf-8")).hexdigest()[:HASH_LENGTH]
+    return short_digest(hash_input.encode("utf-8"))
+
+
+def short_digest(data: bytes) -> str:
+    """The first 16 hex digits of the SHA-256 of `data`."""
+    return sha256(data).hexdigest()[:HASH_LENGTH]
 
 
 def command_candidates(words: tuple[str, ...], env: EnvLayout) -> tuple[Candidate, ...]:

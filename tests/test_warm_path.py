@@ -66,10 +66,10 @@ from pylockenv.shell.launcher import main
 write_report(main(sys.argv[2:]))
 """
 
-# What a warm run loads beyond a bare interpreter: pylockenv's light modules, and zlib,
-# fcntl and the SHA-256 module (hashlib's own, without hashlib: the layout check hashes
-# the env's hash input) from the standard library. Nothing else, exactly (no json, typing,
-# re or hashlib either).
+# What a warm run loads beyond a bare interpreter: pylockenv's light modules, and fcntl
+# and the SHA-256 module (hashlib's own, without hashlib: the layout check hashes the env's
+# hash input, and the kept plan's name is a digest) from the standard library. Nothing
+# else, exactly (no json, typing, re, zlib or hashlib either).
 WARM_MODULES = {
     "pylockenv",
     "pylockenv.core",
@@ -86,7 +86,6 @@ WARM_MODULES = {
     "pylockenv.shell.process_env",
     "pylockenv.shell.uvbin",
     "pylockenv.shell.warm",
-    "zlib",
     "fcntl",
     "_sha2" if sys.version_info >= (3, 12) else "_sha256",
 }
