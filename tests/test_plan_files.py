@@ -479,3 +479,13 @@ def test_every_declared_host_fact_counts_for_freshness(fact: str) -> None:
     now["host"][fact] = "something else"
     [change] = what_changed(recorded, now)
     assert change.endswith("-> 'something else'")
+
+
+@pytest.mark.parametrize("key", ["hash_input", "env_hash", "cache_root", "env_path"])
+def test_a_kept_plan_with_text_no_utf8_encodes_is_refused_not_raised(key: str) -> None:
+    plan_data, _ = _golden_kept_plan()
+    plan_data[key] += "\ud800"  # marshal keeps a lone surrogate; UTF-8 cannot encode it
+    light = light_plan(plan_data)
+    assert light is not None
+    problem = layout_problem(light, xdg_cache_home="/scratch/alice/cache", home="/home/alice")
+    assert problem is not None
