@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from .spec import PythonEnvCommand, Spec, command_from_flags, load_spec
 
 # Where each public name lives; they load on first use, so that the warm path of the
-# `pylockenv` command (which reads only `core.layout` and `core.planfile`) loads no attrs.
+# `pylockenv` command (which reads only `core.layout`, `core.made_from`,
+# `core.plan_format` and `core.plan_rules`) loads no attrs.
 _HOMES = {
     "AppVariables": "appspec",
     "load_app_spec": "appspec",

@@ -1,11 +1,20 @@
-"""The facts about the host that planning needs, gathered by the shell."""
+"""The planner's view of the host: `HostFacts`, built from the record the shell gathered.
+
+The record (`core.made_from.MadeFrom`) is what a plan was made from, as plain
+data; `host_facts` turns it into the typed value `core.planning.plan` reads.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from attrs import field, frozen
+from attrs import field, fields_dict, frozen
+
+from .made_from import HOST_FACTS
+
+if TYPE_CHECKING:
+    from .made_from import MadeFrom
 
 # What stat says a path is. "other" is a kind older markers may record.
 FileKind = Literal[
@@ -59,3 +68,27 @@ class HostFacts:
     def file(self, path: str) -> FileFact:
         """The recorded fact for `path`, or MISSING."""
         return self.files.get(path, MISSING)
+
+
+# The record's facts the planner reads (every other field of HostFacts is no host fact).
+_HOST_FIELDS = tuple(name for name in fields_dict(HostFacts) if name in HOST_FACTS)
+
+
+def host_facts(record: MadeFrom, *, ephemeral_suffix: str) -> HostFacts:
+    """The planner's facts from the gathered `record`, with the name an ephemeral env
+    would get (`ephemeral_suffix`, chosen by the shell: it is no fact about the host).
+
+    The record may hold facts the planner does not read (the freshness rule reads
+    them all). Raises TypeError when `record` lacks a fact `HostFacts` needs, or holds
+    one `core.made_from.HostRecord` does not declare.
+    """
+    host: Mapping[str, Any] = record["host"]
+    undeclared = sorted(set(host) - set(HOST_FACTS))
+    if undeclared:
+        raise TypeError(f"facts no HostRecord declares: {', '.join(undeclared)}")
+    return HostFacts(
+        **{name: host[name] for name in _HOST_FIELDS if name in host},
+        uv=record["uv"]["path"],
+        ephemeral_suffix=ephemeral_suffix,
+        files={path: FileFact(**fact) for path, fact in record["files"].items()},
+    )

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import posixpath
 import shlex
 from collections.abc import Mapping
-from pathlib import PurePosixPath
 from typing import Literal
 
 from attrs import field, frozen
@@ -14,9 +11,10 @@ from attrs import field, frozen
 from .envkind import EnvKind
 from .errors import PlanError
 from .facts import FileKind, HostFacts
-from .layout import HASH_LENGTH, EnvLayout, cache_layout
+from .layout import EnvLayout, cache_layout
 from .limits import shown_path
 from .paths import absolute_path
+from .plan_rules import command_candidates, env_hash, not_found_message
 from .pylock import PylockFormat, pylock_format, version_to_check
 from .spec import Spec, check_resolved_paths
 
@@ -63,21 +61,36 @@ class UvStep:
     env: EnvChanges
 
 
+CandidateCheck = Literal["always", "exists", "exists-or-link"]
+
+
+@frozen(kw_only=True)
+class CommandCandidate:
+    """One way to start the command: `argv` runs if `check` holds for `path`.
+
+    `check` is "always" (no path), "exists" (something is at `path`, links
+    followed) or "exists-or-link" (a dangling link counts too: the system then
+    reports the broken link).
+    """
+
+    check: CandidateCheck
+    path: str | None
+    argv: tuple[str, ...]
+
+
 @frozen(kw_only=True)
 class RunCommand:
     """How the command is started once the environment is ready.
 
-    If `script` exists (a console script in the env's `bin/`, or an absolute
-    path) `script_argv` runs; otherwise the words go to the env's Python
-    (`python_argv`). A first word starting with "-" (`-m module`, `-c code`) is
-    an interpreter option, never a script, so `script` is None and Python runs.
-    Extra arguments given at run time are appended.
+    `candidates` are tried in order and the first whose check holds runs, with the
+    arguments given at run time appended (`core.plan_rules.command_candidates`: a
+    console script in the env's `bin/`, else a file for the env's python); when
+    none holds, `not_found` is said and the exit status is 127.
     """
 
     words: tuple[str, ...]
-    script: str | None
-    script_argv: tuple[str, ...] | None
-    python_argv: tuple[str, ...]
+    candidates: tuple[CommandCandidate, ...]
+    not_found: str
     env: EnvChanges
 
 
@@ -133,11 +146,6 @@ def env_hash_input(
     if extras:
         text += ":" + ",".join(extras)
     return text
-
-
-def env_hash(hash_input: str) -> str:
-    """The first 16 hex digits of the SHA-256 of `hash_input`."""
-    return hashlib.sha256(hash_input.encode("utf-8")).hexdigest()[:HASH_LENGTH]
 
 
 def _joined_path(prepend: tuple[str, ...], current: str | None) -> str:
@@ -267,14 +275,14 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         )
 
     words = tuple(shlex.split(command.command))
-    # PurePosixPath keeps an absolute first word as it is, as the reference's Path join does.
-    script = None if words[0].startswith("-") else str(PurePosixPath(env.bin_dir) / words[0])
     run_prepend = (env.bin_dir, *prepend)
     run = RunCommand(
         words=words,
-        script=script,
-        script_argv=None if script is None else (script, *words[1:]),
-        python_argv=(python, *words),
+        candidates=tuple(
+            CommandCandidate(check=check, path=path, argv=argv)  # type: ignore[arg-type]
+            for check, path, argv in command_candidates(words, env)
+        ),
+        not_found=not_found_message(spec.source, words[0], env),
         env=EnvChanges(
             prepend_path=run_prepend,
             path_value=_joined_path(run_prepend, base_path),
@@ -310,29 +318,3 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         run=run,
         cleanup="remove-after-run" if mode == "ephemeral" else "keep",
     )
-
-
-def layout_problem(plan: Plan, *, xdg_cache_home: str | None, home: str) -> str | None:
-    """Why `plan` (read back from a plan file) does not place its env as the layout
-    would for the facts it names, or None when it does.
-
-    A plan file is data a person may edit: before pylockenv removes, provisions or
-    locks anything a plan names, the plan's cache paths must be the ones it would
-    compute itself, so that no edited path can point it at a directory elsewhere.
-    """
-    cache = cache_layout(xdg_cache_home=xdg_cache_home, home=home)
-    if plan.cache_root != cache.root:
-        return f"its cache_root {plan.cache_root!r} is not this cache, {cache.root!r}"
-    if plan.mode == "cached":
-        if plan.env_hash != env_hash(plan.hash_input):
-            return "its env_hash is not the hash of its hash_input"
-        env = cache.cached_env(plan.env_hash)
-    else:
-        env = cache.env_named(posixpath.basename(plan.env_path)) or cache.ephemeral_env("?")
-        if env.kind != "ephemeral":
-            return f"its ephemeral env_path {plan.env_path!r} is no ephemeral env's"
-    expected = (env.path, env.marker, env.lock, env.in_use if plan.mode == "cached" else None)
-    found = (plan.env_path, plan.marker_path, plan.lock_path, plan.in_use_path)
-    if found != expected:
-        return "its env paths are not the cache layout's for its env_hash"
-    return None

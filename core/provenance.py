@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     import cattrs
 
 PROVENANCE_FORMAT = 1
+# The fingerprint of each format's fields (`core.plan_format.schema_fingerprint` of
+# Provenance): a test fails when the fields change and PROVENANCE_FORMAT does not.
+PROVENANCE_SCHEMAS = {1: "e7f88ae6a0f78f12"}
 # A marker is a few kilobytes; anything far larger is not one of ours.
 MARKER_SIZE_LIMIT = 1 << 20
 

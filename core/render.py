@@ -15,23 +15,17 @@ import json
 import shlex
 from collections.abc import Sequence
 
-import attrs
-
 from .errors import EXIT_NOT_FOUND, EXIT_PYLOCKENV_FAILED
+from .plan_format import plan_to_data
 from .planning import EnvChanges, Plan
 
 # The shell variable that holds where nice(1) is, in the scripts that need it.
 _NICE = "nice"
 
 
-def plan_to_dict(plan: Plan) -> dict[str, object]:
-    """The plan as plain data, keys in declaration order."""
-    return attrs.asdict(plan)
-
-
 def render_json(plan: Plan) -> str:
     """The plan as JSON with a stable key order and a trailing newline."""
-    return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(plan_to_data(plan), indent=2, ensure_ascii=False) + "\n"
 
 
 def _shown(value: str) -> str:
@@ -124,9 +118,7 @@ _FLOCK_LINES = (
 
 
 def _programs(plan: Plan) -> list[str]:
-    run = plan.run
-    started = [step.argv[0] for step in plan.steps] + [run.python_argv[0]]
-    return started + ([run.script_argv[0]] if run.script_argv is not None else [])
+    return [step.argv[0] for step in plan.steps] + [c.argv[0] for c in plan.run.candidates]
 
 
 def _provision_lines(plan: Plan, words: _Words) -> list[str]:
@@ -189,34 +181,26 @@ def _in_use_lines(plan: Plan, words: _Words) -> list[str]:
 
 
 def _command_lines(plan: Plan, words: _Words) -> list[str]:
-    """Start the command as `shell.run_plan.command_argv` chooses it: the console script
-    (or the absolute program) if it exists, even as a dangling link; else Python, if the
-    first word is an interpreter option or a file; else "not found", as execute says."""
+    """Start the command as `shell.process_env.command_start` does: the first of the plan's
+    candidates whose check holds (a console script, even as a dangling link; else Python,
+    for an interpreter option or a file), else "not found", as execute says it."""
     run = plan.run
     # An ephemeral env must be removed by the trap after the command, so no exec there.
     exec_ = plan.cleanup == "keep"
-    python = f'{_launch(words, run.env, "run_path", run.python_argv, exec_=exec_)} "$@"'
-    if run.script is None or run.script_argv is None:
-        return [python]
-    script = f'{_launch(words, run.env, "run_path", run.script_argv, exec_=exec_)} "$@"'
-    first = run.words[0]
-    message = (
-        f"pylockenv: {_shown(plan.source)}: command: {_shown(first)} is neither a console "
-        f"script in {_shown(plan.env.bin_dir)} nor a file for Python to run"
-    )
-    # An absolute first word is the script itself: when it does not exist, Python has
-    # no file to run either.
-    if first.startswith("/"):
-        python_branch = []
-    else:
-        python_branch = [f"elif [ -e {words.word(first)} ]; then", f"  {python}"]
-    exists = f"[ -e {words.file(run.script)} ] || [ -L {words.file(run.script)} ]"
+    lines: list[str] = []
+    for candidate in run.candidates:
+        launch = f'{_launch(words, run.env, "run_path", candidate.argv, exec_=exec_)} "$@"'
+        if candidate.check == "always" or candidate.path is None:
+            return [*lines, "else", f"  {launch}", "fi"] if lines else [launch]
+        path = words.file(candidate.path)
+        test = f"[ -e {path} ]"
+        if candidate.check == "exists-or-link":
+            test += f" || [ -L {path} ]"
+        lines += [f"{'elif' if lines else 'if'} {test}; then", f"  {launch}"]
     return [
-        f"if {exists}; then",
-        f"  {script}",
-        *python_branch,
+        *lines,
         "else",
-        f"  printf '%s\\n' {shlex.quote(message)} >&2",
+        f"  printf '%s\\n' {words.word('pylockenv: error: ' + run.not_found)} >&2",
         f"  exit {EXIT_NOT_FOUND}",
         "fi",
     ]

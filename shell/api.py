@@ -12,7 +12,7 @@ from pylockenv.core.appspec import AppVariables
 from pylockenv.core.planning import Plan
 from pylockenv.core.spec import Spec
 
-from .planfiles import plan_with_facts
+from .plan_files import plan_with_facts
 from .run_plan import execute, provision
 from .specfile import read_spec_file
 

@@ -31,7 +31,7 @@ from pylockenv.core.layout import (
     ephemeral_maker,
     plans_entry_kind,
 )
-from pylockenv.core.planfile import PLAN_FILE_SIZE_LIMIT, decode_stored_plan
+from pylockenv.core.plan_format import PLAN_FILE_SIZE_LIMIT, decode_kept_plan
 
 from .cachefiles import (
     CacheFileError,
@@ -333,11 +333,10 @@ def forget_stored_plans(cache: CacheLayout) -> int:
             path = f"{cache.plans_dir}/{name}"
             try:
                 data = read_regular(path, PLAN_FILE_SIZE_LIMIT, dir_fd=plans)
-                kept = None if data is None else decode_stored_plan(data)
+                kept = None if data is None else decode_kept_plan(data)
             except (OSError, CacheFileError):
                 kept = None
-            env_path = None if kept is None else kept[0].get("env_path")
-            if isinstance(env_path, str) and os.path.lexists(env_path):
+            if kept is not None and os.path.lexists(kept[0].env_path):
                 continue
             with contextlib.suppress(OSError):
                 remove_entry(plans, name)

@@ -29,7 +29,7 @@ import stat
 from pylockenv.core.layout import EnvLayout, is_ready
 
 from .errors import CacheFileError, CacheLinkError, CacheNotWritableError
-from .hostfacts import stat_kind
+from .facts import stat_kind
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:

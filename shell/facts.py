@@ -1,26 +1,99 @@
-"""Gathering the host facts the core plans with."""
+"""The one gatherer: every fact a plan is made from, read from this machine into one record.
+
+`gather_made_from` reads the record (`core.made_from.MadeFrom`) a plan is made
+from; the full path builds the planner's `HostFacts` from it, and a plan file
+and a kept plan store it as gathered. `gather_again` reads the facts a stored
+record holds once more, with the same functions, so that the freshness rule
+compares like with like. `file_record` is the one function that stats a path.
+
+Light: the warm path loads this module, so it reads with `os` and `stat` only;
+planning's modules load inside the functions of the full path.
+"""
 
 from __future__ import annotations
 
 import errno
 import os
-from typing import cast
+import stat
+import sys
 
-from attrs import evolve
+from .uvbin import UV_ENV_VAR
 
-from pylockenv.core.errors import PlanError
-from pylockenv.core.facts import MISSING, FileFact, FileKind, HostFacts
-from pylockenv.core.limits import shown_path
-from pylockenv.core.planning import resolved_paths
-from pylockenv.core.spec import Spec
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
-from .hostfacts import host_values, stat_kind
-from .uvbin import find_uv
+    from pylockenv.core.facts import FileKind, HostFacts
+    from pylockenv.core.made_from import FileRecord, HostRecord, MadeFrom, UvRecord
+    from pylockenv.core.spec import Spec
+
+
+def host_record() -> HostRecord:
+    """The facts about this host and process that do not depend on a spec."""
+    version = sys.version_info
+    return {
+        # What socket.gethostname() returns (the uname node name), without loading socket.
+        "hostname": os.uname().nodename,
+        "home": os.path.expanduser("~"),
+        "cwd": os.getcwd(),
+        "xdg_cache_home": os.environ.get("XDG_CACHE_HOME"),
+        "path": os.environ.get("PATH"),
+        "default_python_version": f"{version.major}.{version.minor}",
+        "python_full_version": f"{version.major}.{version.minor}.{version.micro}",
+    }
+
+
+_KINDS: tuple[tuple[Callable[[int], bool], FileKind], ...] = (
+    (stat.S_ISREG, "file"),
+    (stat.S_ISDIR, "directory"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISSOCK, "socket"),
+)
+
+
+def stat_kind(mode: int) -> FileKind:
+    """What a path with this `st_mode` is, as `core.facts.FileKind` names it."""
+    for test, kind in _KINDS:
+        if test(mode):
+            return kind
+    return "other"
+
+
+def file_record(path: str, where: str | None = None) -> FileRecord:
+    """What `stat` says of `path` (following links, as opening it would): kind, mtime, size.
+
+    "missing" when it does not exist. Without `where`, "missing" for any other failure
+    too; with `where` (the field naming the path: `app.yml: pylock`), PlanError for a
+    failure that "does not exist" would misreport (permission denied on a directory
+    on the way, a name too long, a symlink loop).
+    """
+    try:
+        st = os.stat(path)
+    except ValueError:
+        return {"kind": "missing", "mtime": None, "size": None}
+    except OSError as exc:
+        if where is None or _does_not_exist(exc):
+            return {"kind": "missing", "mtime": None, "size": None}
+        from pylockenv.core.errors import PlanError
+        from pylockenv.core.limits import shown_path
+
+        raise PlanError(
+            f"{where}: {shown_path(path)} {os_error_words(exc)}; check the path and the "
+            "permissions of its directories."
+        ) from None
+    return {"kind": stat_kind(st.st_mode), "mtime": st.st_mtime, "size": st.st_size}
+
+
+def _does_not_exist(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOENT, errno.ENOTDIR)
 
 
 def os_error_words(exc: OSError) -> str:
     """What a failed `open` or `stat` says about its path, as a phrase: "does not exist"."""
-    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+    if _does_not_exist(exc):
         return "does not exist"
     if exc.errno == errno.EACCES:
         return (
@@ -37,67 +110,87 @@ def os_error_words(exc: OSError) -> str:
     return f"cannot be examined ({exc.strerror or exc})"
 
 
-def stat_path(path: str) -> FileFact:
-    """The FileFact for `path` (following symlinks, as opening it would); "missing" when
-    `stat` fails for any reason (see `stat_named` for the reasons)."""
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return MISSING
-    return _fact(st)
+def uv_record(path: str, *, given_by_flag: bool) -> UvRecord:
+    """The uv executable a plan uses: its path and stat, and unless `--uv` named it, the
+    PYLOCKENV_UV it was found by (unset: the bundled uv, then PATH, which is recorded)."""
+    record: UvRecord = {"path": path, "file": file_record(path), "given_by_flag": given_by_flag}
+    if not given_by_flag:
+        record["from_environment"] = os.environ.get(UV_ENV_VAR)
+    return record
 
 
-def _fact(st: os.stat_result) -> FileFact:
-    kind = cast("FileKind", stat_kind(st.st_mode))
-    return FileFact(kind=kind, mtime=st.st_mtime, size=st.st_size)
+def gather_made_from(
+    spec: Spec, *, uv: str | None = None, spec_file: str | None = None, name: str | None = None
+) -> MadeFrom:
+    """Read from this machine every fact `core.plan` needs for `spec`, as one record.
 
-
-def stat_named(path: str, where: str) -> FileFact:
-    """The FileFact for a path the spec names; "missing" only when it does not exist.
-
-    Raises PlanError when `stat` fails otherwise (permission denied on a directory on
-    the way, a name too long, a symlink loop), which "does not exist" would misreport.
-    `where` names the field (`app.yml: pylock`).
+    `uv` overrides the uv executable (otherwise PYLOCKENV_UV, then the bundled uv);
+    `spec_file` (with the command's `name`) is the file the spec was read from, whose
+    stat is recorded too. Raises SpecError for a path that the spec file's directory,
+    the working directory or home made unusable (`resolved_paths` checks them), and
+    PlanError for a path that cannot be examined.
     """
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        words = os_error_words(exc)
-        if words == "does not exist":
-            return MISSING
-        raise PlanError(
-            f"{where}: {shown_path(path)} {words}; check the path and the permissions of "
-            "its directories."
-        ) from None
-    return _fact(st)
+    from pylockenv.core.planning import resolved_paths
 
+    from .uvbin import find_uv
 
-def gather_facts(spec: Spec, *, uv: str | None = None) -> HostFacts:
-    """Read from this machine every fact `core.plan` needs for `spec`.
-
-    `uv` overrides the uv executable (otherwise PYLOCKENV_UV, then the bundled uv).
-    Raises SpecError for a path that the spec file's directory, the working directory
-    or home made unusable (`resolved_paths` checks them), and PlanError for a path
-    that cannot be examined.
-    """
-    facts = gather_host_facts(uv=uv)
-    pylock, extras, prepend = resolved_paths(spec, home=facts.home, cwd=facts.cwd)
+    host = host_record()
+    pylock, extras, prepend = resolved_paths(spec, home=host["home"], cwd=host["cwd"])
     named = [
         ("pylock", pylock),
         *((f"local_extra_deps[{i}]", dep) for i, dep in enumerate(extras)),
         *((f"prepend_paths[{i}]", entry) for i, entry in enumerate(prepend)),
     ]
-    files = {path: stat_named(path, f"{spec.source}: {name}") for name, path in named}
-    return evolve(facts, files=files)
+    record: MadeFrom = {
+        "host": host,
+        "uv": uv_record(uv or find_uv(), given_by_flag=uv is not None),
+        "files": {path: file_record(path, f"{spec.source}: {field}") for field, path in named},
+    }
+    if spec_file is not None:
+        path = os.path.abspath(spec_file)
+        record["spec"] = {"path": path, "name": name, "file": file_record(path)}
+    return record
+
+
+def ephemeral_suffix() -> str:
+    """A fresh name for an ephemeral env: 16 random hex digits."""
+    return os.urandom(8).hex()  # secrets.token_hex(8), without loading secrets
+
+
+def gather_facts(spec: Spec, *, uv: str | None = None) -> HostFacts:
+    """The planner's facts for `spec` on this machine (see `gather_made_from`)."""
+    from pylockenv.core.facts import host_facts
+
+    return host_facts(gather_made_from(spec, uv=uv), ephemeral_suffix=ephemeral_suffix())
 
 
 def gather_host_facts(*, uv: str | None = None) -> HostFacts:
-    """The facts that do not depend on a spec (no `files`): enough to find the cache.
+    """The facts that do not depend on a spec (no `files`): enough to find the cache."""
+    from pylockenv.core.facts import host_facts
 
-    Read by `hostfacts.host_values`, as the warm path reads them again to judge a kept plan.
-    """
-    return HostFacts(
-        **host_values(),
-        uv=uv or find_uv(),
-        ephemeral_suffix=os.urandom(8).hex(),  # secrets.token_hex(8), without loading secrets
-    )
+    from .uvbin import find_uv
+
+    record: MadeFrom = {
+        "host": host_record(),
+        "uv": uv_record(uv or find_uv(), given_by_flag=uv is not None),
+        "files": {},
+    }
+    return host_facts(record, ephemeral_suffix=ephemeral_suffix())
+
+
+def gather_again(recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts `recorded` holds, read again now with the functions that gathered them:
+    the host, the same uv executable, the same files, and the same spec file (and for a
+    plan kept by `apply`, the plan file). `recorded` may be damaged: it is only read."""
+    now: dict[str, Any] = {"host": host_record()}
+    uv = recorded.get("uv")
+    if isinstance(uv, dict) and isinstance(uv.get("path"), str):
+        now["uv"] = uv_record(uv["path"], given_by_flag=uv.get("given_by_flag") is True)
+    files = recorded.get("files")
+    if isinstance(files, dict):
+        now["files"] = {path: file_record(path) for path in files if isinstance(path, str)}
+    for source in ("spec", "plan_file"):
+        fact = recorded.get(source)
+        if isinstance(fact, dict) and isinstance(fact.get("path"), str):
+            now[source] = {**fact, "file": file_record(fact["path"])}
+    return now

@@ -1,20 +1,45 @@
-"""The environment variables of a process pylockenv starts (uv or the command)."""
+"""How a process pylockenv starts is started: the command's argv, and any process's environment.
+
+`command_start` is the one place that turns a plan's command candidates into an
+argv (every path uses it: the warm path, `run`, `apply` and `execute`); the
+rule that made the candidates is `core.plan_rules.command_candidates`.
+Light: the warm path loads this module.
+"""
 
 from __future__ import annotations
 
 import os
 
+from pylockenv.core.plan_rules import ALWAYS, EXISTS, EXISTS_OR_LINK
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
+
+    from pylockenv.core.plan_format import LightPlan
 
 
 def child_environ(path: str, set_env: Mapping[str, str]) -> dict[str, str]:
     """A copy of this process's environment with a plan's changes (its `EnvChanges`: the
     PATH value, empty for "leave PATH as it is", and the variables to set); os.environ is
-    untouched. Takes plain values, so the warm path can call it on a plan file's data."""
+    untouched."""
     environ = dict(os.environ)
     if path:
         environ["PATH"] = path
     environ.update(set_env)
     return environ
+
+
+def command_start(plan: LightPlan, args: Sequence[str]) -> tuple[list[str], dict[str, str]] | None:
+    """The argv (with `args` appended) and environment that start the plan's command: the
+    first candidate whose check holds now. None when none holds (the command is not
+    found: the caller says the plan's `not_found` and exits 127, or leaves it to the
+    full path to say)."""
+    for check, path, argv in plan.candidates:
+        if (
+            check == ALWAYS
+            or (check == EXISTS and path is not None and os.path.exists(path))
+            or (check == EXISTS_OR_LINK and path is not None and os.path.lexists(path))
+        ):
+            return [*argv, *args], child_environ(plan.path_value, plan.set_env)
+    return None

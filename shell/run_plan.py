@@ -28,11 +28,13 @@ from typing import NoReturn
 
 from pylockenv.core.errors import PlanError, PylockenvError
 from pylockenv.core.layout import EnvLayout
+from pylockenv.core.plan_format import light_plan, plan_to_data
+from pylockenv.core.plan_rules import not_found_message
 from pylockenv.core.planning import Plan
 
 from .envlocks import HeldLock, open_directory
 from .errors import EXIT_SIGNAL_BASE, CommandNotExecutableError, CommandNotFoundError
-from .process_env import child_environ
+from .process_env import command_start
 from .progress import Progress
 from .provisioning import (
     ensure_cached,
@@ -44,24 +46,20 @@ from .provisioning import (
 from .signalrelay import SignalRelay
 
 
-def command_argv(plan: Plan, args: Sequence[str]) -> list[str]:
-    """The argv that runs the plan's command, as the plan's RunCommand describes it.
-
-    Raises CommandNotFoundError when neither a console script nor a file for Python
-    exists (Python would only fail with "can't open file").
-    """
-    run = plan.run
-    if run.script is not None and run.script_argv is not None and os.path.lexists(run.script):
-        return [*run.script_argv, *args]
-    first = run.words[0]
-    if not first.startswith("-") and not os.path.exists(first):
+def command_start_of(plan: Plan, args: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment that start the plan's command (`process_env.command_start`,
+    as on the warm path). Raises CommandNotFoundError when no candidate holds (neither a
+    console script nor a file for Python exists: Python would only fail with "can't
+    open file")."""
+    light = light_plan(plan_to_data(plan))
+    assert light is not None  # a Plan's own data always reads
+    started = command_start(light, args)
+    if started is None:
+        first = plan.run.words[0]
         raise CommandNotFoundError(
-            f"{plan.source}: command: {first!r} is neither a console script in "
-            f"{plan.env.bin_dir} nor a file for Python to run in {_searched(first)}; check the "
-            "command's first word, and that the package providing it is in the pylock or the "
-            "local extra deps."
+            not_found_message(plan.source, first, plan.env, _searched(first))
         )
-    return [*run.python_argv, *args]
+    return started
 
 
 def _searched(first: str) -> str:
@@ -152,7 +150,7 @@ def exec_plan(
         else:
             lock = hold_cached_env(plan, progress, lock_timeout=lock_timeout)
     try:
-        argv = command_argv(plan, args)
+        argv, environ = command_start_of(plan, args)
     except PylockenvError:
         if plan.mode == "ephemeral" and lock is not None:
             remove_ephemeral(plan, lock, progress)
@@ -161,7 +159,6 @@ def exec_plan(
         if plan.mode == "ephemeral":
             start_cleanup_process(plan.env, lock)
         lock.pass_on()
-    environ = child_environ(plan.run.env.path_value, plan.run.env.set_env)
     if when_ready is not None:
         when_ready()
     _flush_standard_streams()
@@ -211,12 +208,12 @@ def run_command(plan: Plan, args: Sequence[str], relay: SignalRelay, lock: HeldL
 
     A command killed by signal N gives 128+N, as a shell reports it.
     """
-    argv = command_argv(plan, args)
+    argv, environ = command_start_of(plan, args)
     relay.start_forwarding()
     try:
         child = subprocess.Popen(
             argv,
-            env=child_environ(plan.run.env.path_value, plan.run.env.set_env),
+            env=environ,
             pass_fds=() if lock is None else (lock.fd,),
         )
     except OSError as exc:

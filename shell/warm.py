@@ -3,9 +3,12 @@
 `pylockenv run SPEC [NAME] [-- ARGS]` keeps the plan of each spec it runs under
 the cache root (`plans/`); `pylockenv apply PLAN [-- ARGS]` is given one. When
 such a plan is fresh (every fact it was made from still holds: see
-`core.planfile`), its env is cached and ready, and the in-use lock can be taken
-at once, this module execs the command without loading attrs, cattrs, PyYAML,
-filelock, subprocess, argparse or the provisioning code. Anything else (a stale
+`core.made_from`), places its env and starts its command as the layout and the
+console-script rule say (`core.plan_rules.layout_problem`, what `apply` checks),
+its env is cached and ready, and the in-use lock can be taken at once, this
+module execs the command (started by `process_env.command_start`, as every path
+starts it) without loading attrs, cattrs, PyYAML, filelock, subprocess, argparse or
+the provisioning code. Anything else (a stale
 or missing plan, an env to provision, a lock to wait for, any option but -q and
 -v) returns, and the full path takes over and does it all, messages included.
 """
@@ -17,22 +20,20 @@ import os
 import sys
 
 from pylockenv.core.layout import EnvLayout, cache_layout
-from pylockenv.core.planfile import (
-    PLAN_FILE_SIZE_LIMIT,
-    decode_stored_plan,
-    stored_plan_key,
-    what_changed,
-)
+from pylockenv.core.made_from import what_changed
+from pylockenv.core.plan_format import PLAN_FILE_SIZE_LIMIT, decode_kept_plan, kept_plan_key
+from pylockenv.core.plan_rules import layout_problem
 
 from .cachefiles import CacheFileError, env_is_ready, read_cache_file
 from .envlocks import open_in_use, try_flock
-from .hostfacts import facts_now, host_values
-from .process_env import child_environ
+from .facts import gather_again, host_record
+from .process_env import command_start
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any
+
+    from pylockenv.core.plan_format import LightPlan
 
 QUIET = ("-q", "--quiet")
 VERBOSE = ("-v", "--verbose")
@@ -69,9 +70,9 @@ def parse_warm_arguments(argv: Sequence[str]) -> tuple[str, list[str], bool, lis
 
 def stored_plan_path(verb: str, source: str, name: str | None) -> str:
     """Where `run SPEC [NAME]` or `apply PLAN` from the working directory keeps its plan."""
-    host = host_values()
+    host = host_record()
     cache = cache_layout(xdg_cache_home=host["xdg_cache_home"], home=host["home"] or "/")
-    key = stored_plan_key(verb, os.path.abspath(source), name, os.getcwd())
+    key = kept_plan_key(verb, os.path.abspath(source), name, os.getcwd())
     return cache.stored_plan(key)
 
 
@@ -88,16 +89,19 @@ def try_warm_path(argv: Sequence[str]) -> None:
         )
     except (OSError, CacheFileError):
         return
-    kept = None if data is None else decode_stored_plan(data)
+    kept = None if data is None else decode_kept_plan(data)
     if kept is None:
-        return  # none kept yet (or damaged): the full path makes and keeps one
+        return  # none kept yet (or damaged, of any shape): the full path makes and keeps one
     plan, made_from = kept
-    if what_changed(made_from, facts_now(made_from)):
+    if what_changed(made_from, gather_again(made_from)):
         return
+    host = made_from["host"]
+    if layout_problem(plan, xdg_cache_home=host["xdg_cache_home"], home=host["home"]):
+        return  # not what pylockenv would have planned: the full path plans it again
     try:
         exec_if_ready(plan, extra, quiet=quiet)
-    except (KeyError, TypeError, ValueError, OSError, CacheFileError):
-        return  # a damaged plan, or a disk that said no: the full path reports it
+    except (ValueError, OSError, CacheFileError):
+        return  # a value exec refuses, or a disk that said no: the full path reports it
 
 
 def _standard_streams_open() -> bool:
@@ -111,12 +115,12 @@ def _standard_streams_open() -> bool:
     return sys.stderr is not None
 
 
-def exec_if_ready(plan: dict[str, Any], extra: Sequence[str], *, quiet: bool) -> None:
+def exec_if_ready(plan: LightPlan, extra: Sequence[str], *, quiet: bool) -> None:
     """If the plan's cached env is ready and its in-use lock free to share, exec the
     command holding that lock (the command inherits it); otherwise return."""
-    if plan["mode"] != "cached":
+    if plan.mode != "cached":
         return
-    env = EnvLayout(path=plan["env_path"], kind="cached")
+    env = EnvLayout(path=plan.env_path, kind="cached")
     if not env_is_ready(env):
         return
     fd = open_in_use(env)
@@ -128,22 +132,14 @@ def exec_if_ready(plan: dict[str, Any], extra: Sequence[str], *, quiet: bool) ->
             os.utime(fd)  # the last use, read by list and gc
         except OSError:
             pass  # a read-only cache records no use
-    if not env_is_ready(env):  # gc removed the marker before we had the lock
-        if fd is not None:
-            os.close(fd)
-        return
-    run = plan["run"]
-    if run["script"] is not None and os.path.lexists(run["script"]):
-        argv = [*run["script_argv"], *extra]
-    elif run["words"][0].startswith("-") or os.path.exists(run["words"][0]):
-        argv = [*run["python_argv"], *extra]
-    else:
+    started = command_start(plan, extra) if env_is_ready(env) else None
+    if started is None:  # gc removed the marker before we had the lock, or no command
         if fd is not None:
             os.close(fd)
         return  # the full path explains a command it cannot find
-    environ = child_environ(run["env"]["path_value"], run["env"]["set_env"])
+    argv, environ = started
     if not quiet:
-        sys.stderr.write(f"pylockenv: env {plan['env_hash']}: reusing {env.path}\n")
+        sys.stderr.write(f"pylockenv: env {plan.env_hash}: reusing {env.path}\n")
         sys.stderr.flush()
     if fd is not None:
         os.set_inheritable(fd, True)

@@ -1,9 +1,9 @@
 """Reading a golden case: its spec, its host facts as JSON, and where the spec pretends to live.
 
 A golden case is a directory under `golden/` holding `spec.yml`, `facts.json`
-(a `HostFacts` as JSON), `case.json` (`spec_path`, `name`, optional `source`, and for
-an app.yml `app`: its version, app_id and app_name) and
-the expected renderings `plan.json` and `plan.sh`.
+(the record a plan is made from, `core.made_from.MadeFrom`, as the shell gathers
+it), `case.json` (`spec_path`, `name`, optional `source`, and for an app.yml `app`: its
+version, app_id and app_name) and the expected renderings `plan.json` and `plan.sh`.
 """
 
 from __future__ import annotations
@@ -13,29 +13,23 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
-import cattrs
 import yaml
 
 from pylockenv.core.appspec import AppVariables, load_app_spec
-from pylockenv.core.facts import HostFacts
+from pylockenv.core.facts import HostFacts, host_facts
 from pylockenv.core.planning import Plan, plan
 from pylockenv.core.spec import Spec, is_app_document, load_spec
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
-
-# One converter for both directions; HostFacts and FileFact are plain attrs classes.
-_CONVERTER = cattrs.Converter(forbid_extra_keys=True)
+# The name every golden case's ephemeral env gets (the shell draws it at random).
+EPHEMERAL_SUFFIX = "3f9a1c0d5e7b2468"
 
 
 def facts_from_json(text: str) -> HostFacts:
-    """The HostFacts written as JSON in `text`; unknown keys are an error."""
-    return _CONVERTER.structure(json.loads(text), HostFacts)
-
-
-def facts_to_json(facts: HostFacts) -> str:
-    """`facts` as JSON with a stable key order and a trailing newline."""
-    data: dict[str, Any] = _CONVERTER.unstructure(facts)
-    return json.dumps(data, indent=2) + "\n"
+    """The planner's facts from the record written as JSON in `text`; a fact the
+    planner does not know, or one missing, is an error (TypeError)."""
+    record: Any = json.loads(text)
+    return host_facts(record, ephemeral_suffix=EPHEMERAL_SUFFIX)
 
 
 def case_names() -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import attrs
 import pytest
+from goldenio import GOLDEN_DIR
 from harness import NODE7
 
 from pylockenv.core import (
@@ -19,6 +21,8 @@ from pylockenv.core import (
     load_spec,
     plan,
 )
+from pylockenv.core.facts import host_facts
+from pylockenv.core.made_from import HOST_FACTS
 from pylockenv.core.pylock import check_pylock_text
 
 CACHE = "/cache/bfabric_app_runner"
@@ -139,34 +143,43 @@ def test_the_commands_env_is_set_for_the_command() -> None:
     assert _plan(env={"A": "1", "B": ""}).run.env.set_env == {"A": "1", "B": ""}
 
 
+def _candidates(result: Plan) -> list[tuple[str, str | None, tuple[str, ...]]]:
+    return [(c.check, c.path, c.argv) for c in result.run.candidates]
+
+
 def test_a_console_script_runs_from_the_env_bin_with_python_as_the_fallback() -> None:
     result = _plan(command="app-cli --fast 'two words'")
-    assert result.run.script == f"{result.env_path}/bin/app-cli"
-    assert result.run.script_argv == (f"{result.env_path}/bin/app-cli", "--fast", "two words")
-    assert result.run.python_argv == (
-        f"{result.env_path}/bin/python",
-        "app-cli",
-        "--fast",
-        "two words",
-    )
+    script = f"{result.env_path}/bin/app-cli"
+    python = f"{result.env_path}/bin/python"
+    assert _candidates(result) == [
+        ("exists-or-link", script, (script, "--fast", "two words")),
+        ("exists", "app-cli", (python, "app-cli", "--fast", "two words")),
+    ]
 
 
 def test_a_dash_m_command_goes_to_the_envs_python() -> None:
     result = _plan(command="-m app.main --verbose")
-    assert result.run.script is None
-    assert result.run.script_argv is None
-    assert result.run.python_argv == (
-        f"{result.env_path}/bin/python",
-        "-m",
-        "app.main",
-        "--verbose",
-    )
+    python = f"{result.env_path}/bin/python"
+    assert _candidates(result) == [("always", None, (python, "-m", "app.main", "--verbose"))]
 
 
-def test_an_absolute_first_word_is_its_own_script() -> None:
+def test_an_absolute_first_word_is_its_own_script_and_has_no_python_fallback() -> None:
     result = _plan(command="/usr/local/bin/tool -x")
-    assert result.run.script == "/usr/local/bin/tool"
-    assert result.run.script_argv == ("/usr/local/bin/tool", "-x")
+    tool = "/usr/local/bin/tool"
+    assert _candidates(result) == [("exists-or-link", tool, (tool, "-x"))]
+
+
+def test_a_relative_first_word_is_joined_to_bin_as_pathlib_joins_it() -> None:
+    result = _plan(command="./sub//tool.py -x")
+    assert result.run.candidates[0].path == f"{result.env_path}/bin/sub/tool.py"
+    assert result.run.candidates[1].path == "./sub//tool.py"  # for Python, as written
+
+
+def test_not_found_names_the_command_and_the_envs_bin() -> None:
+    result = _plan(command="no-such-tool")
+    assert f"'no-such-tool' is neither a console script in {result.env_path}/bin" in (
+        result.run.not_found
+    )
 
 
 def test_a_given_python_version_is_used_and_said_to_come_from_the_spec() -> None:
@@ -300,3 +313,30 @@ def test_a_lock_that_is_not_toml_is_refused() -> None:
             where="app.yml",
             check_version="3.11.9",
         )
+
+
+# --- the planner's facts come from the one record the shell gathers ------------------------
+
+
+def _record() -> Any:
+    return json.loads((GOLDEN_DIR / "full-cached" / "facts.json").read_text())
+
+
+def test_every_host_fact_the_planner_reads_is_declared_by_the_record() -> None:
+    not_host_facts = {"uv", "ephemeral_suffix", "files"}
+    assert set(attrs.fields_dict(HostFacts)) - not_host_facts <= set(HOST_FACTS)
+
+
+def test_the_planners_facts_are_the_records_values() -> None:
+    record = _record()
+    facts = host_facts(record, ephemeral_suffix="ab" * 8)
+    assert {name: getattr(facts, name) for name in record["host"]} == record["host"]
+    assert facts.uv == record["uv"]["path"]
+    assert {path: attrs.asdict(fact) for path, fact in facts.files.items()} == record["files"]
+
+
+def test_a_record_holding_a_fact_no_declaration_names_is_refused() -> None:
+    record = _record()
+    record["host"]["hostnmae"] = "typo"
+    with pytest.raises(TypeError, match="hostnmae"):
+        host_facts(record, ephemeral_suffix="ab" * 8)

@@ -15,12 +15,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from attrs import frozen
 from builders import make_app, probe_report
+from damage import marshal_values, places, replaced
+from goldenio import GOLDEN_DIR, case_names, plan_case
 from harness import CacheDir, files_under, run_pylockenv, uv_calls, write_uv_wrapper
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pylockenv.core.planfile import HOST_FACTS, what_changed
+from pylockenv.core.made_from import HOST_FACTS, what_changed
+from pylockenv.core.plan_format import (
+    PLAN_FILE_VERSION,
+    PLAN_SCHEMAS,
+    PlanFileError,
+    decode_kept_plan,
+    encode_kept_plan,
+    light_plan,
+    plan_from_data,
+    plan_is_kept,
+    plan_to_data,
+    schema_fingerprint,
+)
+from pylockenv.core.plan_rules import layout_problem
+from pylockenv.core.provenance import (
+    PROVENANCE_FORMAT,
+    PROVENANCE_SCHEMAS,
+    Provenance,
+    parse_marker,
+)
 
 
 def save_plan(environ: dict[str, str], spec: Path, target: Path, *names: str) -> dict[str, Any]:
@@ -36,7 +58,7 @@ def test_a_plan_file_is_the_plan_with_its_version_and_facts(
 ) -> None:
     spec = make_app(tmp_path, local_extra=True)
     document = save_plan(environ, spec, tmp_path / "plan.json")
-    assert document["plan_file_version"] == 1
+    assert document["plan_file_version"] == PLAN_FILE_VERSION
     made_from = document["made_from"]
     assert made_from["host"]["hostname"] == document["host"]
     assert str(tmp_path / "pylock.toml") in made_from["files"]
@@ -93,7 +115,8 @@ def test_apply_refuses_a_stale_plan_with_what_changed(
         ("not json", "is not a plan file (not JSON)"),
         ('{"env_path": "/x"}', "is not a plan file (no plan_file_version)"),
         ('{"plan_file_version": 99, "made_from": {}}', "of version 99"),
-        ('{"plan_file_version": 1}', "without the facts it was made from"),
+        ('{"plan_file_version": 2}', "without the facts it was made from"),
+        ('{"plan_file_version": 1, "made_from": {}}', "of version 1, made by an older pylockenv"),
     ],
 )
 def test_apply_of_what_is_no_plan_file_is_a_clear_error(
@@ -221,3 +244,248 @@ def test_a_plan_file_whose_paths_leave_the_cache_layout_is_refused(
     assert "does not match the cache layout" in done.stderr
     assert (victim / "data").read_text() == "mine\n"
     assert not cache.root.exists()
+
+
+# --- the data form: one owner, a version that follows its schema ---------------------------
+
+# The fingerprint of each plan-file version's data form, copied here on purpose: a change
+# of the form fails the first test below until PLAN_FILE_VERSION is bumped and the new
+# version's fingerprint is added to core.plan_format.PLAN_SCHEMAS and to this table.
+KNOWN_SCHEMAS = {2: "b1194c2c0536a299"}
+
+
+def test_the_plan_schema_is_the_one_its_version_names() -> None:
+    fingerprint = schema_fingerprint()
+    assert fingerprint == PLAN_SCHEMAS[PLAN_FILE_VERSION], (
+        f"the plan's data form changed (fingerprint {fingerprint}): bump PLAN_FILE_VERSION, "
+        "add the new version's fingerprint to PLAN_SCHEMAS and to KNOWN_SCHEMAS"
+    )
+    assert PLAN_SCHEMAS == KNOWN_SCHEMAS  # no version's fingerprint edited in place
+    assert max(PLAN_SCHEMAS) == PLAN_FILE_VERSION
+
+
+@frozen(kw_only=True)
+class _Inner:
+    words: tuple[str, ...]
+
+
+@frozen(kw_only=True)
+class _Outer:
+    name: str
+    inner: _Inner
+
+
+@frozen(kw_only=True)
+class _InnerRenamed:
+    argv: tuple[str, ...]
+
+
+@frozen(kw_only=True)
+class _OuterRenamed:
+    name: str
+    inner: _InnerRenamed
+
+
+@frozen(kw_only=True)
+class _OuterRetyped:
+    name: str | None
+    inner: _Inner
+
+
+class _Record(dict):  # type: ignore[type-arg]
+    path: str
+
+
+class _RecordRetyped(dict):  # type: ignore[type-arg]
+    path: int
+
+
+def test_the_fingerprint_follows_field_names_and_types_down_the_tree() -> None:
+    fingerprint = schema_fingerprint(_Outer, (_Record,))
+    assert schema_fingerprint(_Outer, (_Record,)) == fingerprint
+    assert schema_fingerprint(_OuterRenamed, (_Record,)) != fingerprint  # a nested field
+    assert schema_fingerprint(_OuterRetyped, (_Record,)) != fingerprint
+    assert schema_fingerprint(_Outer, (_RecordRetyped,)) != fingerprint
+
+
+def _golden_kept_plan(name: str = "full-cached") -> tuple[dict[str, Any], dict[str, Any]]:
+    """A kept plan's two parts for a golden case: the plan's data, as a plan file holds it
+    (lists), and its record."""
+    record = json.loads((GOLDEN_DIR / name / "facts.json").read_text())
+    return json.loads(json.dumps(plan_to_data(plan_case(name)))), record
+
+
+def test_a_plan_read_back_from_its_data_is_the_same_plan() -> None:
+    for name in case_names():
+        the_plan = plan_case(name)
+        assert plan_from_data(json.loads(json.dumps(plan_to_data(the_plan))), name) == the_plan
+
+
+def test_a_kept_plan_reads_back_as_its_light_view() -> None:
+    plan_data, record = _golden_kept_plan()
+    kept = decode_kept_plan(encode_kept_plan(plan_data, record))
+    assert kept is not None
+    light, made_from = kept
+    assert made_from == record
+    the_plan = plan_case("full-cached")
+    assert (light.env_path, light.env_hash, light.words) == (
+        the_plan.env_path,
+        the_plan.env_hash,
+        the_plan.run.words,
+    )
+    assert light.candidates == tuple((c.check, c.path, c.argv) for c in the_plan.run.candidates)
+    assert light.set_env == the_plan.run.env.set_env
+
+
+@pytest.mark.parametrize("name", case_names())
+def test_every_golden_plan_places_its_env_and_command_as_the_layout_does(name: str) -> None:
+    plan_data, record = _golden_kept_plan(name)
+    light = light_plan(plan_data)
+    assert light is not None
+    host = record["host"]
+    assert layout_problem(light, xdg_cache_home=host["xdg_cache_home"], home=host["home"]) is None
+
+
+def _tampered(change: str) -> dict[str, Any]:
+    plan_data, _ = _golden_kept_plan()
+    run = plan_data["run"]
+    if change == "env_path":
+        plan_data["env_path"] = "/home/alice/precious"
+    elif change == "env_hash":
+        plan_data["env_hash"] = "0" * 16
+    elif change == "cache_root":
+        plan_data["cache_root"] = "/tmp/elsewhere"
+    elif change == "in_use_path":
+        plan_data["in_use_path"] = "/tmp/in-use"
+    elif change == "argv":
+        run["candidates"][0]["argv"] = ["/bin/sh", "-c", "echo pwned"]
+    elif change == "check":
+        run["candidates"][1]["check"] = "always"
+    elif change == "candidate added":
+        run["candidates"].insert(0, {"check": "always", "path": None, "argv": ["/bin/true"]})
+    else:
+        run["words"] = ["another-program"]
+    return plan_data
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ("env_path", "env paths are not the cache layout's"),
+        ("env_hash", "env_hash is not the hash of its hash_input"),
+        ("cache_root", "is not this cache"),
+        ("in_use_path", "env paths are not the cache layout's"),
+        ("argv", "candidates are not the ones its words give"),
+        ("check", "candidates are not the ones its words give"),
+        ("candidate added", "candidates are not the ones its words give"),
+        ("words", "candidates are not the ones its words give"),
+    ],
+)
+def test_a_plan_whose_cache_paths_or_command_are_not_the_layouts_is_refused(
+    change: str, words: str
+) -> None:
+    light = light_plan(_tampered(change))
+    assert light is not None
+    problem = layout_problem(light, xdg_cache_home="/scratch/alice/cache", home="/home/alice")
+    assert problem is not None
+    assert words in problem
+
+
+PLAN_DATA, PLAN_RECORD = _golden_kept_plan()
+PLACES = places(PLAN_DATA)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(place=st.sampled_from(PLACES), new=marshal_values)
+def test_a_kept_plan_damaged_anywhere_reads_as_none_or_as_a_well_typed_plan(
+    place: tuple[object, ...], new: object
+) -> None:
+    damaged = replaced(PLAN_DATA, place, new)
+    document = {"plan_file_version": PLAN_FILE_VERSION, "plan": damaged, "made_from": PLAN_RECORD}
+    kept = decode_kept_plan(marshal.dumps(document))
+    if kept is not None:
+        light, _ = kept
+        assert all(isinstance(word, str) for word in light.words)
+        assert all(isinstance(argv, tuple) and argv for _, _, argv in light.candidates)
+        assert all(isinstance(v, str) for v in light.set_env.values())
+        # and whatever it holds, checking it against the layout says a sentence or nothing
+        problem = layout_problem(light, xdg_cache_home="/scratch/alice/cache", home="/h")
+        assert problem is None or isinstance(problem, str)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=marshal_values)
+def test_any_marshal_data_reads_as_none_unless_it_is_a_kept_plan(value: Any) -> None:
+    assert decode_kept_plan(marshal.dumps(value)) is None
+    document = {"plan_file_version": PLAN_FILE_VERSION, "plan": value, "made_from": {}}
+    assert decode_kept_plan(marshal.dumps(document)) is None
+
+
+def test_every_truncation_of_a_kept_plan_reads_as_none() -> None:
+    data = encode_kept_plan(PLAN_DATA, PLAN_RECORD)
+    assert decode_kept_plan(data) is not None
+    assert [n for n in range(len(data)) if decode_kept_plan(data[:n]) is not None] == []
+
+
+def test_a_kept_plan_of_another_version_reads_as_none() -> None:
+    document = {"plan_file_version": 1, "plan": PLAN_DATA, "made_from": PLAN_RECORD}
+    assert decode_kept_plan(marshal.dumps(document)) is None
+
+
+def test_only_a_cached_plan_made_from_a_file_is_kept() -> None:
+    assert plan_is_kept("cached", "/srv/app.yml")
+    assert not plan_is_kept("ephemeral", "/srv/app.yml")  # made for one run
+    assert not plan_is_kept("cached", None)  # given by flags: the warm path never looks
+
+
+def test_a_damaged_plan_file_is_refused_with_the_field_not_a_class_name() -> None:
+    plan_data, _ = _golden_kept_plan()
+    del plan_data["run"]["not_found"]
+    with pytest.raises(PlanFileError) as raised:
+        plan_from_data(plan_data, "plan.json")
+    message = str(raised.value)
+    assert "plan.run.not_found" in message
+    assert "ValidationError" not in message
+
+
+# --- the marker's provenance: versioned the same way -----------------------------------------
+
+KNOWN_PROVENANCE_SCHEMAS = {1: "e7f88ae6a0f78f12"}
+
+
+def test_the_provenance_schema_is_the_one_its_format_names() -> None:
+    fingerprint = schema_fingerprint(Provenance, ())
+    assert fingerprint == PROVENANCE_SCHEMAS[PROVENANCE_FORMAT], (
+        f"the marker's provenance changed (fingerprint {fingerprint}): bump PROVENANCE_FORMAT "
+        "and add the new format's fingerprint to PROVENANCE_SCHEMAS and here"
+    )
+    assert PROVENANCE_SCHEMAS == KNOWN_PROVENANCE_SCHEMAS
+    assert max(PROVENANCE_SCHEMAS) == PROVENANCE_FORMAT
+
+
+def test_a_marker_of_a_newer_format_is_unreadable_with_why() -> None:
+    newer = json.dumps({"format": PROVENANCE_FORMAT + 1, "env_hash": "0" * 16}).encode()
+    marker = parse_marker(newer)
+    assert (marker.kind, marker.provenance) == ("unreadable", None)
+    assert f"its format is {PROVENANCE_FORMAT + 1}, newer than the format" in str(marker.problem)
+    assert parse_marker(json.dumps({"format": PROVENANCE_FORMAT}).encode()).kind == "provenance"
+
+
+@pytest.mark.parametrize("fact", HOST_FACTS)
+def test_every_declared_host_fact_counts_for_freshness(fact: str) -> None:
+    recorded = json.loads((GOLDEN_DIR / "full-cached" / "facts.json").read_text())
+    recorded.pop("spec", None)  # a plan by flags: the working directory counts too
+    now = json.loads(json.dumps(recorded))
+    now["host"][fact] = "something else"
+    [change] = what_changed(recorded, now)
+    assert change.endswith("-> 'something else'")
+
+
+@pytest.mark.parametrize("key", ["hash_input", "env_hash", "cache_root", "env_path"])
+def test_a_kept_plan_with_text_no_utf8_encodes_is_refused_not_raised(key: str) -> None:
+    plan_data, _ = _golden_kept_plan()
+    plan_data[key] += "\ud800"  # marshal keeps a lone surrogate; UTF-8 cannot encode it
+    light = light_plan(plan_data)
+    assert light is not None
+    problem = layout_problem(light, xdg_cache_home="/scratch/alice/cache", home="/home/alice")
+    assert problem is not None

@@ -38,7 +38,7 @@ from pylockenv.core.planning import Plan, plan, resolved_paths
 from pylockenv.core.render import render_shell
 from pylockenv.core.spec import load_spec
 from pylockenv.shell import execute
-from pylockenv.shell.facts import stat_path
+from pylockenv.shell.facts import file_record
 from pylockenv.shell.progress import Progress
 
 pytestmark = pytest.mark.skipif(
@@ -347,7 +347,7 @@ class Sandbox:
             _write_program(world.absolute_command, command)
 
     def plan(self) -> Plan:
-        return self.world.plan(stat_path)
+        return self.world.plan(lambda path: FileFact(**file_record(path)))
 
     def write_spec(self) -> None:
         """Write the spec as a YAML file, for the CLI: part of the world as built."""

@@ -14,18 +14,22 @@ again), and that is checked input by input.
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from attrs import frozen
 from builders import make_app, probe_report
+from damage import marshal_values, places, replaced
 from harness import CacheDir, process_environ, run_pylockenv
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 # Runs the `pylockenv` console script's main() under an audit hook and writes what it saw
 # to REPORT, just before it execs the command (or when main() returns).
@@ -62,25 +66,29 @@ from pylockenv.shell.launcher import main
 write_report(main(sys.argv[2:]))
 """
 
-# What a warm run loads beyond a bare interpreter: pylockenv's light modules, and zlib and
-# fcntl from the standard library. Nothing else, exactly (no json, typing or re either).
+# What a warm run loads beyond a bare interpreter: pylockenv's light modules, and fcntl
+# and the SHA-256 module (hashlib's own, without hashlib: the layout check hashes the env's
+# hash input, and the kept plan's name is a digest) from the standard library. Nothing
+# else, exactly (no json, typing, re, zlib or hashlib either).
 WARM_MODULES = {
     "pylockenv",
     "pylockenv.core",
     "pylockenv.core.errors",
     "pylockenv.core.layout",
-    "pylockenv.core.planfile",
+    "pylockenv.core.made_from",
+    "pylockenv.core.plan_format",
+    "pylockenv.core.plan_rules",
     "pylockenv.shell",
     "pylockenv.shell.cachefiles",
     "pylockenv.shell.envlocks",
     "pylockenv.shell.errors",
-    "pylockenv.shell.hostfacts",
+    "pylockenv.shell.facts",
     "pylockenv.shell.launcher",
     "pylockenv.shell.process_env",
     "pylockenv.shell.uvbin",
     "pylockenv.shell.warm",
-    "zlib",
     "fcntl",
+    "_sha2" if sys.version_info >= (3, 12) else "_sha256",
 }
 HEAVY = ("attr", "attrs", "cattrs", "yaml", "filelock", "subprocess", "argparse", "tomllib")
 
@@ -298,3 +306,91 @@ def test_a_second_apply_of_a_saved_plan_is_warm(tmp_path: Path, environ: dict[st
     assert not is_warm(first)
     second = audited_run(environ, tmp_path / "second.json", "apply", str(plan_file))
     assert set(second["modules"]) == WARM_MODULES
+
+
+# --- a kept plan is checked as apply checks a plan file, and read whatever its shape -------
+
+
+def _kept_plan(cache: CacheDir) -> Path:
+    [kept] = (cache.root / "plans").glob("*.plan")
+    return kept
+
+
+def _rewrite_plan(kept: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    document = marshal.loads(kept.read_bytes())
+    change(document["plan"])
+    kept.write_bytes(marshal.dumps(document))
+
+
+def _elsewhere(tmp_path: Path) -> Callable[[dict[str, Any]], None]:
+    """Point the kept plan at a ready-looking env outside the cache (marker, bin/python)."""
+    victim = tmp_path / "victim"
+    (victim / "bin").mkdir(parents=True)
+    (victim / ".provisioned").write_text("")
+    (victim / "bin" / "python").symlink_to(sys.executable)
+
+    def change(plan: dict[str, Any]) -> None:
+        old = plan["env_path"]
+        for key in ("env_path", "marker_path", "lock_path", "in_use_path"):
+            plan[key] = plan[key].replace(old, str(victim))
+        for candidate in plan["run"]["candidates"]:
+            candidate["argv"] = [word.replace(old, str(victim)) for word in candidate["argv"]]
+
+    return change
+
+
+def _other_program(plan: dict[str, Any]) -> None:
+    plan["run"]["candidates"] = [{"check": "always", "path": None, "argv": ["/bin/sh", "-c", ":"]}]
+
+
+@pytest.mark.parametrize("tampering", ["cache paths elsewhere", "another program"])
+def test_the_warm_path_refuses_a_kept_plan_the_layout_would_not_have_made(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir, tampering: str
+) -> None:
+    spec = make_app(tmp_path / "app", command="-c pass")
+    assert run_pylockenv(environ, "run", str(spec)).returncode == 0
+    [env_dir] = cache.env_dirs()
+    change = _elsewhere(tmp_path) if tampering == "cache paths elsewhere" else _other_program
+    _rewrite_plan(_kept_plan(cache), change)
+
+    refused = audited_run(environ, tmp_path / "refused.json", "run", str(spec))
+
+    assert not is_warm(refused)  # the full path planned it again ...
+    assert refused["started"][-1] == [f"{env_dir}/bin/python", "-c", "pass"]  # ... and ran it
+    assert is_warm(audited_run(environ, tmp_path / "again.json", "run", str(spec)))
+
+
+@pytest.fixture(scope="module")
+def pristine_plan(app: WarmApp) -> bytes:
+    """The plan the cold run of `app` kept, as it kept it."""
+    return _kept_plan(app.cache).read_bytes()
+
+
+# A run each example (a few hundred milliseconds): enough examples to reach every part.
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_a_kept_plan_damaged_in_any_way_sends_the_run_down_the_full_path(
+    app: WarmApp, pristine_plan: bytes, data: st.DataObject
+) -> None:
+    kept = _kept_plan(app.cache)
+    original = pristine_plan  # a damage the warm path could still run stays on disk
+    how = data.draw(st.sampled_from(["a value replaced", "truncated", "other bytes"]))
+    if how == "a value replaced":
+        document = marshal.loads(original)
+        place = data.draw(st.sampled_from(places(document)))
+        damaged = marshal.dumps(replaced(document, place, data.draw(marshal_values)))
+    elif how == "truncated":
+        damaged = original[: data.draw(st.integers(0, len(original) - 1))]
+    else:
+        damaged = data.draw(st.binary(max_size=64))
+    kept.write_bytes(damaged)
+
+    done = run_pylockenv(app.environ, "run", str(app.spec))
+
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "reusing" in done.stderr

@@ -36,6 +36,6 @@ if [ -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/site-t
 elif [ -e site-tool ]; then
   exec env PATH="$run_path" SITE=blue /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/python site-tool --check "$@"
 else
-  printf '%s\n' 'pylockenv: /srv/apps/site/app.yml: command: site-tool is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin nor a file for Python to run' >&2
+  printf '%s\n' 'pylockenv: error: /srv/apps/site/app.yml: command: '"'"'site-tool'"'"' is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127
 fi

@@ -5,6 +5,7 @@
 set -eu
 # values holding characters that do not print as themselves, spelt with printf escapes
 v1=$(printf '3.11\012: > PWNEDx'); v1=${v1%x}
+v2=$(printf 'pylockenv: error: /srv/apps/demo/app\012: > PWNED.yml: commands.'"'"'report\\n: > PWNED'"'"': command: '"'"'/opt/x=y/bin/report'"'"' is neither a console script in /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.x'); v2=${v2%x}
 uv_path=''  # PATH for the uv steps
 run_path=/scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin  # PATH for the command
 flock=flock
@@ -37,6 +38,6 @@ fi
 if [ -e /opt/x=y/bin/report ] || [ -L /opt/x=y/bin/report ]; then
   exec env PATH="$run_path" -i=1 'GREETING=it'"'"'s $HOME' "$nice" -n 0 -- /opt/x=y/bin/report --fast '$(: > PWNED)' '`: > PWNED`' "$@"
 else
-  printf '%s\n' 'pylockenv: "/srv/apps/demo/app\n: > PWNED.yml: commands.'"'"'report\\n: > PWNED'"'"'": command: /opt/x=y/bin/report is neither a console script in /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin nor a file for Python to run' >&2
+  printf '%s\n' "$v2" >&2
   exit 127
 fi

@@ -36,6 +36,6 @@ if [ -e /home/alice/.cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/demo-pro
 elif [ -e demo-process ]; then
   exec env PATH="$run_path" /home/alice/.cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python demo-process "$@"
 else
-  printf '%s\n' 'pylockenv: /srv/apps/demo/app.yml: command: demo-process is neither a console script in /home/alice/.cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin nor a file for Python to run' >&2
+  printf '%s\n' 'pylockenv: error: /srv/apps/demo/app.yml: command: '"'"'demo-process'"'"' is neither a console script in /home/alice/.cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127
 fi

@@ -13,7 +13,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _apply(invocation: Invocation) -> int:
-    from ..planfiles import load_plan_file, store_applied_plan
+    from ..plan_files import load_plan_file, store_applied_plan
     from ..run_plan import exec_plan
     from .run import warn_of_shell_syntax
 

@@ -14,7 +14,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _provision(invocation: Invocation) -> int:
-    from ..planfiles import plan_with_facts
+    from ..plan_files import plan_with_facts
     from ..run_plan import provision
 
     spec = spec_from_arguments(invocation)

@@ -35,7 +35,7 @@ def warn_of_shell_syntax(plan: Plan, invocation: Invocation) -> None:
 
 
 def _run(invocation: Invocation) -> int:
-    from ..planfiles import made_from, plan_document, plan_with_facts, store_plan
+    from ..plan_files import plan_document, plan_with_facts, store_plan
     from ..run_plan import exec_plan
     from ..specfile import app_flags
 
@@ -43,18 +43,14 @@ def _run(invocation: Invocation) -> int:
     if ns.json and not ns.print_plan:
         invocation.parser.error("--json goes with --print-plan")
     spec = spec_from_arguments(invocation)
-    the_plan, facts = plan_with_facts(spec, uv=invocation.uv)
+    spec_path = None if ns.spec is None else os.path.abspath(ns.spec)
+    the_plan, facts = plan_with_facts(spec, uv=invocation.uv, spec_path=spec_path, name=ns.name)
     warn_of_shell_syntax(the_plan, invocation)
     if ns.print_plan:
-        from pylockenv.core.planfile import render_plan_file
         from pylockenv.core.render import render_shell
 
         if ns.json:
-            spec_path = None if ns.spec is None else os.path.abspath(ns.spec)
-            recorded = made_from(
-                facts, uv_flag=invocation.uv is not None, spec_path=spec_path, name=ns.name
-            )
-            sys.stdout.write(render_plan_file(plan_document(the_plan, recorded)))
+            sys.stdout.write(plan_document(the_plan, facts))
         else:
             sys.stdout.write(render_shell(the_plan))
         return 0
@@ -62,9 +58,8 @@ def _run(invocation: Invocation) -> int:
     def keep_for_warm_runs() -> None:
         # Not with --app-*: the warm path reads `run SPEC [NAME]` alone, which may mean
         # another version (or an error) for the same file.
-        if ns.spec is not None and app_flags(ns) is None:
-            uv_flag = invocation.uv is not None
-            store_plan(the_plan, facts, uv_flag=uv_flag, spec_path=ns.spec, name=ns.name)
+        if spec_path is not None and app_flags(ns) is None:
+            store_plan(the_plan, facts, spec_path=spec_path, name=ns.name)
 
     # exec_plan returns only by raising: the command takes this process over.
     return exec_plan(

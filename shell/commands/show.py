@@ -75,11 +75,11 @@ def _show_env(env: EnvObservation, *, this_host: str, as_json: bool) -> int:
     from pylockenv.core.envstate import reach_of
     from pylockenv.core.provenance import provenance_to_dict
 
-    from ..facts import stat_path
+    from ..facts import file_record
 
-    pylock = stat_path(env.pylock) if env.pylock is not None else None
+    pylock = file_record(env.pylock) if env.pylock is not None else None
     reach = reach_of(
-        env, this_host=this_host, pylock_mtime=None if pylock is None else pylock.mtime
+        env, this_host=this_host, pylock_mtime=None if pylock is None else pylock["mtime"]
     )
     if as_json:
         provenance = env.provenance
@@ -109,11 +109,12 @@ def _show_spec(
 ) -> int:
     from pylockenv.core.cache_display import env_to_dict, render_show, reuse_words
     from pylockenv.core.envstate import reuse_of
+    from pylockenv.core.plan_format import plan_to_data
     from pylockenv.core.provenance import provenance_to_dict
-    from pylockenv.core.render import plan_to_dict, render_shell
+    from pylockenv.core.render import render_shell
 
     from ..cache import observe_env
-    from ..planfiles import plan_with_facts
+    from ..plan_files import plan_with_facts
     from ..provenance import staleness_warnings
     from ..specfile import read_spec_file
 
@@ -132,7 +133,7 @@ def _show_spec(
                 "provenance": None if provenance is None else provenance_to_dict(provenance),
                 "would_be_reused": reuse,
                 "warnings": warnings,
-                "plan": plan_to_dict(the_plan),
+                "plan": plan_to_data(the_plan),
             }
         )
     else:
