@@ -16,7 +16,6 @@ goes, the process outlives the job) and execute() hands the command a second SIG
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
@@ -54,7 +53,6 @@ from slurm_jobs import (
 pytestmark = pytest.mark.slurm
 
 
-@functools.cache
 def tracking() -> str:
     """The cluster's process tracking ("cgroup", "linuxproc"), or "none" without a cluster;
     read lazily by the xfail conditions below, so collecting this file starts no Slurm tool."""
