@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 from attrs import field, frozen
 
 from .envkind import EnvKind
 from .errors import PlanError
-from .facts import FileKind, HostFacts
+from .facts import FileFact, FileKind, HostFacts
 from .layout import EnvLayout, cache_layout
 from .limits import shown, shown_path
 from .paths import absolute_path
@@ -223,11 +223,18 @@ def resolved_paths(
     return pylock, extras, prepend
 
 
-def _require_existing(
-    spec: Spec, facts: HostFacts, pylock: str, extras: tuple[str, ...], prepend: tuple[str, ...]
+def require_existing(
+    spec: Spec,
+    file: Callable[[str], FileFact],
+    pylock: str,
+    extras: tuple[str, ...],
+    prepend: tuple[str, ...],
 ) -> float:
-    """Check that the files the spec names exist; return the pylock's mtime."""
-    fact = facts.file(pylock)
+    """Check that the files the spec names exist (`file` says what stat said of a path),
+    and that uv reads the pylock by its name; return the pylock's mtime. The shell
+    checks this too before it asks uv for the interpreter: a spec naming a missing file
+    is refused for that, whatever uv would say."""
+    fact = file(pylock)
     if fact.kind == "missing":
         raise PlanError(
             f"{spec.source}: pylock: {shown_path(pylock)} does not exist; check the path "
@@ -239,7 +246,7 @@ def _require_existing(
             "point it at the pylock.toml file itself."
         )
     for i, dep in enumerate(extras):
-        kind = facts.file(dep).kind
+        kind = file(dep).kind
         if kind == "missing":
             raise PlanError(
                 f"{spec.source}: local_extra_deps[{i}]: {shown_path(dep)} does not exist; build "
@@ -251,13 +258,14 @@ def _require_existing(
                 "wheel file or a source tree."
             )
     for i, entry in enumerate(prepend):
-        kind = facts.file(entry).kind
+        kind = file(entry).kind
         if kind != "directory":
             what = "does not exist" if kind == "missing" else f"is a {kind}, not a directory"
             raise PlanError(
                 f"{spec.source}: prepend_paths[{i}]: {shown_path(entry)} {what}; PATH entries "
                 "must be directories."
             )
+    pylock_format(pylock, spec.source)
     return fact.mtime
 
 
@@ -269,7 +277,7 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
     """
     command = spec.command
     pylock, extras, prepend = resolved_paths(spec, home=facts.home, cwd=facts.cwd)
-    mtime = _require_existing(spec, facts, pylock, extras, prepend)
+    mtime = require_existing(spec, facts.file, pylock, extras, prepend)
     fmt = pylock_format(pylock, spec.source)
 
     python_version = python_request(spec)

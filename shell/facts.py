@@ -133,7 +133,13 @@ def gather_made_from(
     spec file's directory, the working directory or home made unusable
     (`resolved_paths` checks them), and PlanError for a path that cannot be examined.
     """
-    from pylockenv.core.planning import python_request, resolved_paths, uv_environment
+    from pylockenv.core.facts import MISSING, FileFact
+    from pylockenv.core.planning import (
+        python_request,
+        require_existing,
+        resolved_paths,
+        uv_environment,
+    )
     from pylockenv.core.provisioning import UV_STRIPPED_VARIABLES
 
     from .interpreters import find_interpreter
@@ -148,6 +154,9 @@ def gather_made_from(
         *((f"prepend_paths[{i}]", entry) for i, entry in enumerate(prepend)),
     ]
     files = {path: file_record(path, f"{spec.source}: {field}") for field, path in named}
+    # A spec whose files are wrong is refused for that before uv is asked anything.
+    facts = {path: FileFact(**fact) for path, fact in files.items()}
+    require_existing(spec, lambda path: facts.get(path, MISSING), pylock, extras, prepend)
     uv_path = uv or find_uv()
     changes = uv_environment(spec, prepend, host["path"])
     environ = child_environ(changes.path_value, changes.set_env)

@@ -159,6 +159,7 @@ def main():
             pass
         print(json.dumps({"argv0": sys.argv[0], "args": rest, "environ": dict(os.environ),
                           "prefix": sys.prefix, "extra": extra,
+                          "version": "%d.%d.%d" % sys.version_info[:3],
                           "prefix_mode": os.stat(sys.prefix).st_mode & 0o777}))
     elif what == "exit":
         sys.exit(int(rest[0]))

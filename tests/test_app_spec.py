@@ -564,6 +564,8 @@ def test_the_bundled_example_plans_its_python_env_commands(
     assert [dep["path"] for dep in the_plan["local_extra_deps"]] == [
         str(example.parent / "demo-app")
     ]
+    # The Quickstart's Python, which every machine that follows it has (README says why).
+    assert (the_plan["python_version"], the_plan["requires_python_check"][:5]) == ("3.11", "3.11.")
 
 
 @pytest.mark.parametrize("slot", ["dispatch", "collect"])
