@@ -34,11 +34,12 @@ if TYPE_CHECKING:
     # (check, path, argv): how one way to start the command is tested, then started.
     Candidate = tuple[str, str | None, tuple[str, ...]]
 
-PLAN_FILE_VERSION = 2
+PLAN_FILE_VERSION = 3
 # The fingerprint of each version's data form. Version 1 (pylockenv before this
 # table) had `run.script`, `script_argv`, `python_argv` and a record without `cwd`
-# for a spec file's plan.
-PLAN_SCHEMAS = {2: "b1194c2c0536a299"}
+# for a spec file's plan. Version 3: the plan's `interpreter`, the record's
+# `interpreters` (the Python of pylockenv itself is no longer a fact).
+PLAN_SCHEMAS = {2: "b1194c2c0536a299", 3: "def604a9d54ba70f"}
 VERSION_KEY = "plan_file_version"
 MADE_FROM_KEY = "made_from"
 # A plan is a few kilobytes; a file far larger than this is no plan file.
