@@ -15,6 +15,7 @@ from .layout import EnvLayout, cache_layout
 from .limits import shown_path
 from .paths import absolute_path
 from .plan_rules import command_candidates, env_hash, not_found_message
+from .provisioning import isolated_argv, uv_setting_kept
 from .pylock import PylockFormat, pylock_format, version_to_check
 from .spec import Spec, check_resolved_paths
 
@@ -249,8 +250,12 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
     set_env = {key: value for key, value in command.env.items() if key != "PATH"}
     # The uv steps keep the caller's PATH: the spec's PATH describes the command's world,
     # and one that hides the host's Python would make uv look for (download) another.
+    # Of the spec's env, the uv steps get the uv settings a provisioning honours
+    # (`provisioning.uv_setting_kept`; the shell drops the caller's others the same way).
     uv_env = EnvChanges(
-        prepend_path=prepend, path_value=_joined_path(prepend, facts.path), set_env=set_env
+        prepend_path=prepend,
+        path_value=_joined_path(prepend, facts.path),
+        set_env={key: value for key, value in set_env.items() if uv_setting_kept(key)},
     )
     # refresh: --reinstall makes uv ignore what it cached for these packages, so a
     # changed source tree among the extras is rebuilt, not taken from uv's cache.
@@ -273,6 +278,8 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
                 env=uv_env,
             )
         )
+    # Every step reads no uv configuration file and copies files into the env.
+    steps = [UvStep(name=s.name, argv=isolated_argv(s.argv), env=s.env) for s in steps]
 
     words = tuple(shlex.split(command.command))
     run_prepend = (env.bin_dir, *prepend)

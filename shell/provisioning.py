@@ -27,10 +27,10 @@ from contextlib import contextmanager
 from pylockenv.core.layout import CACHE_DIRECTORIES, MARKER_NAME, CacheLayout, EnvLayout
 from pylockenv.core.planning import Plan, UvStep
 from pylockenv.core.provisioning import (
-    UV_STRIPPED_VARIABLES,
     checks_before,
     remake_reason,
     step_postcondition,
+    uv_setting_kept,
 )
 
 from .cachefiles import (
@@ -134,11 +134,9 @@ def _cache_dir(plan: Plan, name: str) -> int:
 
 def uv_environ(step: UvStep) -> dict[str, str]:
     """The environment of a uv step: the caller's with the step's changes, less the uv
-    settings that would let uv clear or replace what is at the env's path."""
+    settings a provisioning does not honour (`core.provisioning.uv_setting_kept`)."""
     environ = child_environ(step.env.path_value, step.env.set_env)
-    for name in UV_STRIPPED_VARIABLES:
-        environ.pop(name, None)
-    return environ
+    return {name: value for name, value in environ.items() if uv_setting_kept(name)}
 
 
 def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:

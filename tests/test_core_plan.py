@@ -23,6 +23,7 @@ from pylockenv.core import (
 )
 from pylockenv.core.facts import host_facts
 from pylockenv.core.made_from import HOST_FACTS
+from pylockenv.core.provisioning import UV_STEP_FLAGS
 from pylockenv.core.pylock import check_pylock_text
 
 CACHE = "/cache/bfabric_app_runner"
@@ -75,9 +76,19 @@ def test_provisioning_creates_the_venv_then_installs_the_lock_then_the_extras() 
     result = _plan(local_extra_deps=["dist/app-1.0-py3-none-any.whl", SOURCE_TREE])
     python = f"{result.env_path}/bin/python"
     assert [step.argv for step in result.steps] == [
-        ("/opt/uv", "venv", "-p", "3.11", result.env_path),
-        ("/opt/uv", "pip", "install", "-p", python, "-r", LOCK),
-        ("/opt/uv", "pip", "install", "-p", python, "--no-deps", WHEEL, SOURCE_TREE),
+        ("/opt/uv", "venv", *UV_STEP_FLAGS, "-p", "3.11", result.env_path),
+        ("/opt/uv", "pip", "install", *UV_STEP_FLAGS, "-p", python, "-r", LOCK),
+        (
+            "/opt/uv",
+            "pip",
+            "install",
+            *UV_STEP_FLAGS,
+            "-p",
+            python,
+            "--no-deps",
+            WHEEL,
+            SOURCE_TREE,
+        ),
     ]
     assert [step.name for step in result.steps] == [
         "create-venv",
@@ -185,7 +196,8 @@ def test_not_found_names_the_command_and_the_envs_bin() -> None:
 def test_a_given_python_version_is_used_and_said_to_come_from_the_spec() -> None:
     result = _plan(python_version="3.12")
     assert (result.python_version, result.python_version_source) == ("3.12", "spec")
-    assert result.steps[0].argv[3] == "3.12"
+    argv = result.steps[0].argv
+    assert argv[argv.index("-p") + 1] == "3.12"
 
 
 def test_without_python_version_the_hosts_default_is_used() -> None:

@@ -17,8 +17,8 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # a half-made or broken env in its place
-    env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # create-venv
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
+    env PATH="$uv_path" /opt/uv/bin/uv venv --no-config --link-mode copy -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/.provisioned  # the marker last, atomically
   fi
   exec 9>&-

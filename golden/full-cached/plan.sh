@@ -17,9 +17,9 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5  # a half-made or broken env in its place
-    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv venv -p 3.12 /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5  # create-venv
-    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python -r /srv/apps/demo/locks/pylock.toml  # install-pylock
-    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python --no-deps /srv/apps/demo/dist/demo-1.0-py3-none-any.whl /home/alice/src/demo-plugins /opt/shared/helpers-2.0-py3-none-any.whl  # install-local-extras
+    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv venv --no-config --link-mode copy -p 3.12 /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5  # create-venv
+    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python -r /srv/apps/demo/locks/pylock.toml  # install-pylock
+    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python --no-deps /srv/apps/demo/dist/demo-1.0-py3-none-any.whl /home/alice/src/demo-plugins /opt/shared/helpers-2.0-py3-none-any.whl  # install-local-extras
     : > /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned  # the marker last, atomically
   fi
   exec 9>&-

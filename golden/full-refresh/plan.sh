@@ -16,9 +16,9 @@ mkdir -m 700 /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2
 trap 'rm -rf /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468' EXIT  # ephemeral: removed whatever happens
 exec 8</scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468
 $flock -s 8  # the env's directory lock, held while it lives: gc leaves it alone
-env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv venv -p 3.12 /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468  # create-venv
-env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python -r /srv/apps/demo/locks/pylock.toml --reinstall  # install-pylock
-env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python --no-deps --reinstall /srv/apps/demo/dist/demo-1.0-py3-none-any.whl /home/alice/src/demo-plugins /opt/shared/helpers-2.0-py3-none-any.whl  # install-local-extras
+env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv venv --no-config --link-mode copy -p 3.12 /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468  # create-venv
+env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python -r /srv/apps/demo/locks/pylock.toml --reinstall  # install-pylock
+env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python --no-deps --reinstall /srv/apps/demo/dist/demo-1.0-py3-none-any.whl /home/alice/src/demo-plugins /opt/shared/helpers-2.0-py3-none-any.whl  # install-local-extras
 
 # the command; arguments given to this script are appended
 if [ -e /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ] || [ -L /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ]; then

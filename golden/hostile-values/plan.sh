@@ -21,8 +21,8 @@ if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ] |
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ] || [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python ]; then
     rm -rf /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # a half-made or broken env in its place
-    env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv venv -p "$v1" /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # create-venv
-    env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv pip install -p /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
+    env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv venv --no-config --link-mode copy -p "$v1" /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # create-venv
+    env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
     : > /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned.tmp && mv /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned.tmp /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned  # the marker last, atomically
   fi
   exec 9>&-

@@ -17,8 +17,8 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4  # a half-made or broken env in its place
-    env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.13 /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4  # create-venv
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/bin/python -r /srv/apps/demo/pylock.prod.toml  # install-pylock
+    env PATH="$uv_path" /opt/uv/bin/uv venv --no-config --link-mode copy -p 3.13 /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/bin/python -r /srv/apps/demo/pylock.prod.toml  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/acd2ceb59d5163d4/.provisioned  # the marker last, atomically
   fi
   exec 9>&-

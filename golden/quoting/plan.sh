@@ -17,8 +17,8 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa  # a half-made or broken env in its place
-    env PATH="$uv_path" 'GREETING=hello world' 'PRICE=$5 "net"' /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa  # create-venv
-    env PATH="$uv_path" 'GREETING=hello world' 'PRICE=$5 "net"' /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/python -r '/srv/my apps/pylock.toml'  # install-pylock
+    env PATH="$uv_path" 'GREETING=hello world' 'PRICE=$5 "net"' /opt/uv/bin/uv venv --no-config --link-mode copy -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa  # create-venv
+    env PATH="$uv_path" 'GREETING=hello world' 'PRICE=$5 "net"' /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/python -r '/srv/my apps/pylock.toml'  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/.provisioned  # the marker last, atomically
   fi
   exec 9>&-

@@ -17,9 +17,9 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2  # a half-made or broken env in its place
-    env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2  # create-venv
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python -r /srv/apps/demo/../shared/pylock.toml  # install-pylock
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python --no-deps /srv/apps/demo/dist/a-1.0-py3-none-any.whl /srv/apps/demo/dist/../dist/b-1.0-py3-none-any.whl  # install-local-extras
+    env PATH="$uv_path" /opt/uv/bin/uv venv --no-config --link-mode copy -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python -r /srv/apps/demo/../shared/pylock.toml  # install-pylock
+    env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python --no-deps /srv/apps/demo/dist/a-1.0-py3-none-any.whl /srv/apps/demo/dist/../dist/b-1.0-py3-none-any.whl  # install-local-extras
     : > /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned  # the marker last, atomically
   fi
   exec 9>&-

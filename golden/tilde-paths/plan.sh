@@ -17,9 +17,9 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41  # a half-made or broken env in its place
-    env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41  # create-venv
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/bin/python -r /home/alice/locks/pylock.toml  # install-pylock
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/bin/python --no-deps /home/alice/wheels/demo-1.0-py3-none-any.whl  # install-local-extras
+    env PATH="$uv_path" /opt/uv/bin/uv venv --no-config --link-mode copy -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/bin/python -r /home/alice/locks/pylock.toml  # install-pylock
+    env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/bin/python --no-deps /home/alice/wheels/demo-1.0-py3-none-any.whl  # install-local-extras
     : > /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/.provisioned  # the marker last, atomically
   fi
   exec 9>&-
