@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 from .cache_display import iso_utc
-from .provenance import ExtraRecord, Provenance, PylockRecord
+from .provenance import ExtraRecord, InstalledRecord, Provenance, PylockRecord
 
 if TYPE_CHECKING:
     from .layout import EnvLayout
@@ -171,13 +171,15 @@ def provenance_of(
     python_version: str | None,
     sha256: Mapping[str, str | None],
     pylockenv_version: str,
+    installed: Mapping[str, str] | None = None,
 ) -> Provenance:
     """The provenance written into the marker of a freshly provisioned env.
 
     The shell gathers: `started` (seconds since the epoch) and `duration` of the
     provisioning, what `uv --version` printed, the env's actual Python version (its
     pyvenv.cfg), and `sha256`, the hex digest of the pylock and of each file extra
-    by path (None: unreadable).
+    by path (None: unreadable), and `installed`, the distributions the env holds (their
+    names as their metadata spells them, and versions), recorded sorted by name.
     """
     return Provenance(
         env_hash=plan.env_hash,
@@ -205,6 +207,42 @@ def provenance_of(
         duration_seconds=round(duration, 3),
         pylockenv_version=pylockenv_version,
         source=plan.source,
+        installed=tuple(
+            InstalledRecord(name=name, version=version)
+            for name, version in sorted((installed or {}).items(), key=lambda item: item[0].lower())
+        ),
+    )
+
+
+def contents_problem(
+    plan: Plan,
+    *,
+    pylock_text: str,
+    environment: Mapping[str, str],
+    installed: Mapping[str, str],
+    project_names: Mapping[str, str | None],
+) -> str | None:
+    """Why the env, after the installs, is not what the plan asked for: what it lacks of
+    the lock's packages that apply on its interpreter (`environment`, its marker
+    environment) and of the local extras (`project_names`: a source tree's static
+    `[project] name`, by path); None when it holds them all. `installed` maps each
+    installed distribution's name to its version."""
+    from .lock_contents import canonical, missing, wanted_from_extra, wanted_from_lock
+
+    wanted = list(wanted_from_lock(pylock_text, plan.pylock_format, environment))
+    for dep in plan.local_extra_deps:
+        wish = wanted_from_extra(dep.path, project_name=project_names.get(dep.path))
+        if wish is not None:
+            wanted.append(wish)
+    lacking = missing(tuple(wanted), {canonical(n): v for n, v in installed.items()})
+    if not lacking:
+        return None
+    shown = "; ".join(lacking[:10]) + (
+        f"; and {len(lacking) - 10} more" if len(lacking) > 10 else ""
+    )
+    return (
+        f"uv exited with 0, but the env does not hold what {plan.pylock} and the local extras "
+        f"ask for on its Python: {shown}"
     )
 
 

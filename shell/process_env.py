@@ -14,7 +14,7 @@ from pylockenv.core.plan_rules import ALWAYS, EXISTS, EXISTS_OR_LINK
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from pylockenv.core.plan_format import LightPlan
 
@@ -42,4 +42,40 @@ def command_start(plan: LightPlan, args: Sequence[str]) -> tuple[list[str], dict
             or (check == EXISTS_OR_LINK and path is not None and os.path.lexists(path))
         ):
             return [*argv, *args], child_environ(plan.path_value, plan.set_env)
+    return None
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def dies_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that makes the child get SIGKILL when the thread that started it
+    ends (Linux's PR_SET_PDEATHSIG), a launcher killed with SIGKILL included, so that
+    nothing pylockenv started keeps writing an env after its launcher is gone; it exits
+    at once if that happened before it ran. None where there is no prctl (not Linux)."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # loaded before the fork: the child only calls
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+    kill = 9  # signal.SIGKILL, without loading signal
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(kill + 128)
+
+    return preexec
+
+
+def working_directory_for_children() -> str | None:
+    """The working directory a helper process (uv, the env's interpreter) is started in:
+    the caller's (None), or "/" when it was deleted (uv refuses to start in one)."""
+    try:
+        os.getcwd()
+    except OSError:
+        return "/"
     return None

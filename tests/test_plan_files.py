@@ -450,7 +450,7 @@ def test_a_damaged_plan_file_is_refused_with_the_field_not_a_class_name() -> Non
 
 # --- the marker's provenance: versioned the same way -----------------------------------------
 
-KNOWN_PROVENANCE_SCHEMAS = {1: "e7f88ae6a0f78f12"}
+KNOWN_PROVENANCE_SCHEMAS = {1: "e7f88ae6a0f78f12", 2: "d694b900280c6659"}
 
 
 def test_the_provenance_schema_is_the_one_its_format_names() -> None:
