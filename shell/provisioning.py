@@ -54,6 +54,7 @@ from .errors import (
     EnvVanishedError,
     LockTimeoutError,
     ProvisionError,
+    ProvisioningInterruptedError,
     UvNotFoundError,
 )
 from .marker import read_marker, write_marker
@@ -223,6 +224,12 @@ def run_step(step: UvStep, *, env: EnvLayout, progress: Progress, lock_fd: int) 
     progress.say(f"  {step.name} {time.monotonic() - started:.2f}s")
 
 
+def _while_waiting(exc: ProvisioningInterruptedError, what: str) -> ProvisioningInterruptedError:
+    """The interruption of a run that was only waiting (for `what`): it says so, not that
+    it was provisioning (it started nothing, and leaves nothing behind)."""
+    return ProvisioningInterruptedError(exc.signum, f"waiting for {what}")
+
+
 def remove_quietly(path: str, progress: Progress) -> bool:
     """Remove the env at `path` (`cachefiles.remove_tree`: no link followed); a failure
     is reported, never raised over another error. Returns whether it is gone."""
@@ -250,7 +257,14 @@ def _wait_until_unused(
             "waiting for it to end"
         )
 
-    if not wait_for_flock(fd, fcntl.LOCK_EX, timeout=timeout, on_wait=say_waiting):
+    try:
+        taken = wait_for_flock(fd, fcntl.LOCK_EX, timeout=timeout, on_wait=say_waiting)
+    except ProvisioningInterruptedError as exc:
+        os.close(fd)
+        raise _while_waiting(
+            exc, f"the commands still running in env {plan.env_hash} to end"
+        ) from None
+    if not taken:
         os.close(fd)
         raise LockTimeoutError(
             f"gave up after {timeout:g}s waiting for the commands still running in env "
@@ -459,6 +473,11 @@ def _provisioning_lock(
 
         try:
             taken = wait_for_flock(fd, fcntl.LOCK_EX, timeout=timeout, on_wait=say_waiting)
+        except ProvisioningInterruptedError as exc:
+            os.close(fd)
+            raise _while_waiting(
+                exc, f"another process to finish provisioning env {plan.env_hash}"
+            ) from None
         except OSError as exc:  # ENOLCK: a file system that cannot lock (NFS mounted nolock)
             os.close(fd)
             raise CacheNotWritableError(
@@ -548,7 +567,11 @@ def _take_in_use(
     def say_waiting() -> None:
         progress.say(f"env {plan.env_hash}: waiting for 'pylockenv gc' to finish with it")
 
-    if not wait_for_flock(lock.fd, fcntl.LOCK_SH, timeout=lock_timeout, on_wait=say_waiting):
+    try:
+        taken = wait_for_flock(lock.fd, fcntl.LOCK_SH, timeout=lock_timeout, on_wait=say_waiting)
+    except ProvisioningInterruptedError as exc:
+        raise _while_waiting(exc, f"'pylockenv gc' to finish with env {plan.env_hash}") from None
+    if not taken:
         raise LockTimeoutError(
             f"gave up after {lock_timeout:g}s waiting for the in-use lock {plan.env.in_use} "
             "(held exclusively by 'pylockenv gc'); run again later, or give a longer "
