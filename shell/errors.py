@@ -38,6 +38,7 @@ __all__ = [
     "CacheLinkError",
     "CacheNotWritableError",
     "CacheUnreadableError",
+    "ChildStatusError",
     "CommandNotExecutableError",
     "CommandNotFoundError",
     "DurationError",
@@ -122,6 +123,11 @@ class EnvCheckError(PylockenvError):
             source=env_path,
         )
         self.problem = problem
+
+
+class ChildStatusError(PylockenvError):
+    """SIGCHLD is ignored by the caller outside the main thread: no child's exit status
+    could be read (uv's, the command's)."""
 
 
 class LockTimeoutError(PylockenvError):

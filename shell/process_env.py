@@ -79,3 +79,40 @@ def working_directory_for_children() -> str | None:
     except OSError:
         return "/"
     return None
+
+
+class ChildStatusReadable:
+    """While entered, SIGCHLD has its default action, so that the exit status of a child
+    (uv, the command) can be read: a caller that set it to SIG_IGN (an app runner, a
+    daemon) makes the kernel reap children at once, and `Popen.wait` then reports 0 for
+    a child that failed. The caller's setting is back on exit. Outside the main thread,
+    where Python cannot change it, an ignored SIGCHLD is refused with a sentence."""
+
+    def __init__(self) -> None:
+        self._previous: object = None
+
+    def __enter__(self) -> ChildStatusReadable:
+        import signal
+
+        if signal.getsignal(signal.SIGCHLD) is not signal.SIG_IGN:
+            return self
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            from .errors import ChildStatusError
+
+            raise ChildStatusError(
+                "SIGCHLD is ignored (SIG_IGN) in this process, so the exit status of uv and "
+                "of the command cannot be read, and pylockenv can set it back only in the "
+                "main thread; call execute() from the main thread, or restore SIGCHLD's "
+                "default (signal.signal(signal.SIGCHLD, signal.SIG_DFL)) first."
+            )
+        self._previous = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            import signal
+
+            signal.signal(signal.SIGCHLD, self._previous)  # type: ignore[arg-type]
+            self._previous = None

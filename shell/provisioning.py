@@ -58,7 +58,12 @@ from .errors import (
     UvNotFoundError,
 )
 from .marker import read_marker, write_marker
-from .process_env import child_environ, dies_with_parent, working_directory_for_children
+from .process_env import (
+    ChildStatusReadable,
+    child_environ,
+    dies_with_parent,
+    working_directory_for_children,
+)
 from .progress import Progress
 from .provenance import (
     INSPECT_OUTPUT_LIMIT,
@@ -514,12 +519,13 @@ def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None 
             for warning in staleness_warnings(plan, read_marker(env)):
                 progress.say(f"warning: {warning}")
         return
-    checked = check_before_provisioning(plan)
-    with _provisioning_lock(plan, progress, lock_timeout) as (envs, lock_fd):
-        if env_is_ready(env):
-            progress.say(f"env {plan.env_hash}: provisioned by another process, reusing it")
-            return
-        _provision_cached(plan, envs, progress, checked, lock_timeout, lock_fd)
+    with ChildStatusReadable():
+        checked = check_before_provisioning(plan)
+        with _provisioning_lock(plan, progress, lock_timeout) as (envs, lock_fd):
+            if env_is_ready(env):
+                progress.say(f"env {plan.env_hash}: provisioned by another process, reusing it")
+                return
+            _provision_cached(plan, envs, progress, checked, lock_timeout, lock_fd)
 
 
 def hold_cached_env(
@@ -590,6 +596,11 @@ def provision_ephemeral(plan: Plan, progress: Progress) -> HeldLock:
     The lock is held from creation on, so gc never takes a live run's env for an
     orphan. On any failure the env is removed and the error propagates.
     """
+    with ChildStatusReadable():
+        return _provision_ephemeral(plan, progress)
+
+
+def _provision_ephemeral(plan: Plan, progress: Progress) -> HeldLock:
     _, pylock_text = check_before_provisioning(plan)
     env = plan.env
     parent = _cache_dir(plan, env.directory)
