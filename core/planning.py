@@ -293,7 +293,9 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         env=EnvChanges(
             prepend_path=run_prepend,
             path_value=_joined_path(run_prepend, base_path),
-            set_env=set_env,
+            # As an activated env has it (a caller's own VIRTUAL_ENV names another env);
+            # the spec's env may still set it.
+            set_env={"VIRTUAL_ENV": env_path, **set_env},
         ),
     )
     return Plan(

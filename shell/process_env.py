@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from pylockenv.core.plan_rules import ALWAYS, EXISTS, EXISTS_OR_LINK
+from pylockenv.core.plan_rules import ALWAYS, COMMAND_UNSET, EXISTS, EXISTS_OR_LINK
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
@@ -41,7 +41,11 @@ def command_start(plan: LightPlan, args: Sequence[str]) -> tuple[list[str], dict
             or (check == EXISTS and path is not None and os.path.exists(path))
             or (check == EXISTS_OR_LINK and path is not None and os.path.lexists(path))
         ):
-            return [*argv, *args], child_environ(plan.path_value, plan.set_env)
+            environ = child_environ(plan.path_value, plan.set_env)
+            for name in COMMAND_UNSET:  # another environment's (`core.plan_rules`)
+                if name not in plan.set_env:
+                    environ.pop(name, None)
+            return [*argv, *args], environ
     return None
 
 

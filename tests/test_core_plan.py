@@ -140,7 +140,7 @@ def test_an_unset_old_path_adds_no_empty_entry() -> None:
 def test_a_path_in_the_commands_env_replaces_the_old_path_behind_the_env_bin() -> None:
     result = _plan(env={"PATH": "/opt/site/bin", "A": "1"}, prepend_paths=[TOOLS])
     assert result.run.env.path_value == f"{result.env_path}/bin:{TOOLS}:/opt/site/bin"
-    assert result.run.env.set_env == {"A": "1"}
+    assert result.run.env.set_env == {"VIRTUAL_ENV": result.env_path, "A": "1"}
 
 
 def test_the_uv_steps_keep_the_callers_path_when_the_commands_env_sets_path() -> None:
@@ -151,7 +151,8 @@ def test_the_uv_steps_keep_the_callers_path_when_the_commands_env_sets_path() ->
 
 
 def test_the_commands_env_is_set_for_the_command() -> None:
-    assert _plan(env={"A": "1", "B": ""}).run.env.set_env == {"A": "1", "B": ""}
+    result = _plan(env={"A": "1", "B": ""})
+    assert result.run.env.set_env == {"VIRTUAL_ENV": result.env_path, "A": "1", "B": ""}
 
 
 def _candidates(result: Plan) -> list[tuple[str, str | None, tuple[str, ...]]]:

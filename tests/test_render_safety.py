@@ -335,7 +335,14 @@ class Sandbox:
         )
         _write_program(world.uv, self._stub(uv))
         command = self._stub(f"exit {COMMAND_EXIT}")
-        _write_program(self.template / "python", command)
+        # The env's python also answers the check of what the env holds: nothing, which
+        # is what the case's lock (no packages) asks for.
+        contents = '{"environment": {}, "installed": {}}'
+        python = self._stub(
+            f'case "${{1-}} ${{2-}}" in "-I -c") echo {q(contents)}; exit 0;; esac\n'
+            f"exit {COMMAND_EXIT}"
+        )
+        _write_program(self.template / "python", python)
         if case.first_word == "console":
             _write_program(self.template / case.first_name, command)
         elif case.first_word == "dangling":
@@ -446,8 +453,11 @@ class Outcome:
     changed: frozenset[str]  # files of the world as built whose size or mtime changed
 
     def without_uv_check(self) -> Outcome:
-        """Without `uv --version`: execute's check of uv before provisioning, no plan step."""
-        kept = tuple(i for i in self.invocations if i.args != ("--version",))
+        """Without `uv --version` and the env's `python -I -c`: execute's check of uv before
+        provisioning and of the env's contents after it, no plan steps."""
+        kept = tuple(
+            i for i in self.invocations if i.args != ("--version",) and i.args[:2] != ("-I", "-c")
+        )
         return evolve(self, invocations=kept)
 
 

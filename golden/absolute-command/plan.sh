@@ -32,7 +32,7 @@ fi
 
 # the command; arguments given to this script are appended
 if [ -e /opt/tools/bin/report ] || [ -L /opt/tools/bin/report ]; then
-  exec env PATH="$run_path" /opt/tools/bin/report --fast "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/95a338b12fddb950 /opt/tools/bin/report --fast "$@"
 else
   printf '%s\n' 'pylockenv: error: /srv/apps/demo/app.yml: command: '"'"'/opt/tools/bin/report'"'"' is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/95a338b12fddb950/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127

@@ -32,9 +32,9 @@ fi
 
 # the command; arguments given to this script are appended
 if [ -e /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/demo-process ] || [ -L /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/demo-process ]; then
-  exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/demo-process "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71 /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/demo-process "$@"
 elif [ -e demo-process ]; then
-  exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python demo-process "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71 /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python demo-process "$@"
 else
   printf '%s\n' 'pylockenv: error: /srv/apps/demo/app.yml: command: '"'"'demo-process'"'"' is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127

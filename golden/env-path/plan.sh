@@ -32,9 +32,9 @@ fi
 
 # the command; arguments given to this script are appended
 if [ -e /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/site-tool ] || [ -L /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/site-tool ]; then
-  exec env PATH="$run_path" SITE=blue /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/site-tool --check "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218 SITE=blue /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/site-tool --check "$@"
 elif [ -e site-tool ]; then
-  exec env PATH="$run_path" SITE=blue /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/python site-tool --check "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218 SITE=blue /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin/python site-tool --check "$@"
 else
   printf '%s\n' 'pylockenv: error: /srv/apps/site/app.yml: command: '"'"'site-tool'"'"' is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/58b2214c9d1f7218/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127

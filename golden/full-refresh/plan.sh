@@ -22,9 +22,9 @@ env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -
 
 # the command; arguments given to this script are appended
 if [ -e /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ] || [ -L /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ]; then
-  env PATH="$run_path" DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process --input /data/in.csv "$@"
+  env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468 DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process --input /data/in.csv "$@"
 elif [ -e demo-process ]; then
-  env PATH="$run_path" DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python demo-process --input /data/in.csv "$@"
+  env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468 DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python demo-process --input /data/in.csv "$@"
 else
   printf '%s\n' 'pylockenv: error: /srv/apps/demo/app.yml: commands.process: command: '"'"'demo-process'"'"' is neither a console script in /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127

@@ -36,7 +36,7 @@ fi
 
 # the command; arguments given to this script are appended
 if [ -e /opt/x=y/bin/report ] || [ -L /opt/x=y/bin/report ]; then
-  exec env PATH="$run_path" -i=1 'GREETING=it'"'"'s $HOME' "$nice" -n 0 -- /opt/x=y/bin/report --fast '$(: > PWNED)' '`: > PWNED`' "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf -i=1 'GREETING=it'"'"'s $HOME' "$nice" -n 0 -- /opt/x=y/bin/report --fast '$(: > PWNED)' '`: > PWNED`' "$@"
 else
   printf '%s\n' "$v2" >&2
   exit 127

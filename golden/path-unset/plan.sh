@@ -31,4 +31,4 @@ if true 2>/dev/null >>/scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9
 fi
 
 # the command; arguments given to this script are appended
-exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python -m demo "$@"
+exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71 /scratch/alice/cache/bfabric_app_runner/envs/fec4a922e41c9f71/bin/python -m demo "$@"

@@ -32,9 +32,9 @@ fi
 
 # the command; arguments given to this script are appended
 if [ -e /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/demo-report ] || [ -L /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/demo-report ]; then
-  exec env PATH="$run_path" 'GREETING=hello world' 'PRICE=$5 "net"' /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/demo-report 'two words' 'it'"'"'s' '$HOME' "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa 'GREETING=hello world' 'PRICE=$5 "net"' /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/demo-report 'two words' 'it'"'"'s' '$HOME' "$@"
 elif [ -e demo-report ]; then
-  exec env PATH="$run_path" 'GREETING=hello world' 'PRICE=$5 "net"' /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/python demo-report 'two words' 'it'"'"'s' '$HOME' "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa 'GREETING=hello world' 'PRICE=$5 "net"' /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin/python demo-report 'two words' 'it'"'"'s' '$HOME' "$@"
 else
   printf '%s\n' 'pylockenv: error: /srv/my apps/app.yml: command: '"'"'demo-report'"'"' is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/151da16cde3d7caa/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127

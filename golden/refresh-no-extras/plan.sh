@@ -21,9 +21,9 @@ env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /
 
 # the command; arguments given to this script are appended
 if [ -e /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ] || [ -L /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ]; then
-  env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process "$@"
+  env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468 /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process "$@"
 elif [ -e demo-process ]; then
-  env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python demo-process "$@"
+  env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468 /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python demo-process "$@"
 else
   printf '%s\n' 'pylockenv: error: /srv/apps/demo/app.yml: command: '"'"'demo-process'"'"' is neither a console script in /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127

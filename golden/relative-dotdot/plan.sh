@@ -32,4 +32,4 @@ if true 2>/dev/null >>/scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b
 fi
 
 # the command; arguments given to this script are appended
-exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python -m demo "$@"
+exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2 /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python -m demo "$@"

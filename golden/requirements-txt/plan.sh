@@ -31,4 +31,4 @@ if true 2>/dev/null >>/scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f7
 fi
 
 # the command; arguments given to this script are appended
-exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python -m demo "$@"
+exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5 /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python -m demo "$@"

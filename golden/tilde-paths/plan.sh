@@ -32,4 +32,4 @@ if true 2>/dev/null >>/scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56
 fi
 
 # the command; arguments given to this script are appended
-exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/bin/python -m demo "$@"
+exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41 /scratch/alice/cache/bfabric_app_runner/envs/84df1b36b1b56a41/bin/python -m demo "$@"
