@@ -30,4 +30,10 @@ def absolute_path(raw: str, base_dir: str, home: str, where: str) -> str:
     expanded = PurePosixPath(expand_user(raw, home, where))
     if expanded.is_absolute():
         return str(expanded)
+    if not base_dir:  # the working directory, which was deleted (see shell.facts)
+        raise SpecError(
+            f"{where}: {raw!r} is a relative path, but the working directory it is read from "
+            "no longer exists (it was deleted); cd to an existing directory, or give the "
+            "path in full."
+        )
     return str(PurePosixPath(base_dir) / expanded)

@@ -36,6 +36,13 @@ else:  # the module hashlib itself uses for SHA-256 when OpenSSL is missing
 # How a candidate is tested before it is started: not at all, that its path exists
 # (following links), or that something is at its path (a dangling link counts: the
 # system then says the link is broken, which is the truth).
+# Variables of the caller's that point the command at another Python environment, dropped
+# from the command's environment (unless the spec's env sets them), as activating a venv
+# does: a conda env's prefix, which build tools and libraries search, and PYTHONHOME,
+# which would make the env's interpreter load another's standard library. VIRTUAL_ENV
+# is set to the env by the plan instead (`planning.plan`).
+COMMAND_UNSET = ("CONDA_PREFIX", "PYTHONHOME")
+
 ALWAYS = "always"
 EXISTS = "exists"
 EXISTS_OR_LINK = "exists-or-link"

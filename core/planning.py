@@ -15,6 +15,7 @@ from .layout import EnvLayout, cache_layout
 from .limits import shown, shown_path
 from .paths import absolute_path
 from .plan_rules import command_candidates, env_hash, not_found_message
+from .provisioning import isolated_argv, uv_setting_kept
 from .pylock import PylockFormat, pylock_format
 from .spec import Spec, check_resolved_paths
 
@@ -171,9 +172,15 @@ def uv_environment(spec: Spec, prepend: tuple[str, ...], path: str | None) -> En
     The shell asks uv for the interpreter in this environment too, before planning.
 
     The spec's PATH describes the command's world; one that hid the host's Python
-    would make uv look for (download) another.
+    would make uv look for (download) another. Of the spec's env, the uv steps get the
+    uv settings a provisioning honours (`provisioning.uv_setting_kept`; the shell drops
+    the caller's others the same way).
     """
-    set_env = {key: value for key, value in spec.command.env.items() if key != "PATH"}
+    set_env = {
+        key: value
+        for key, value in spec.command.env.items()
+        if key != "PATH" and uv_setting_kept(key)
+    }
     return EnvChanges(prepend_path=prepend, path_value=_joined_path(prepend, path), set_env=set_env)
 
 
@@ -301,8 +308,8 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
     # A PATH in the spec's env replaces the caller's PATH as the base that the env's
     # bin/ and prepend_paths go in front of; set on top, it would hide the env's bin/.
     base_path = command.env.get("PATH", facts.path)
+    set_env = {key: value for key, value in command.env.items() if key != "PATH"}
     uv_env = uv_environment(spec, prepend, facts.path)
-    set_env = dict(uv_env.set_env)
     # refresh: --reinstall makes uv ignore what it cached for these packages, so a
     # changed source tree among the extras is rebuilt, not taken from uv's cache.
     reinstall = ("--reinstall",) if command.refresh else ()
@@ -324,6 +331,8 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
                 env=uv_env,
             )
         )
+    # Every step reads no uv configuration file and copies files into the env.
+    steps = [UvStep(name=s.name, argv=isolated_argv(s.argv), env=s.env) for s in steps]
 
     words = tuple(shlex.split(command.command))
     run_prepend = (env.bin_dir, *prepend)
@@ -337,7 +346,9 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         env=EnvChanges(
             prepend_path=run_prepend,
             path_value=_joined_path(run_prepend, base_path),
-            set_env=set_env,
+            # As an activated env has it (a caller's own VIRTUAL_ENV names another env);
+            # the spec's env may still set it.
+            set_env={"VIRTUAL_ENV": env_path, **set_env},
         ),
     )
     return Plan(

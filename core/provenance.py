@@ -19,11 +19,14 @@ from .facts import FileKind
 if TYPE_CHECKING:
     import cattrs
 
+# 2: `interpreter` (the one the env was made from) and `installed` (the distributions the
+# env held when it was marked ready). A format-1 marker reads as a format-2 one without
+# them (every field has a default).
 PROVENANCE_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 # The fingerprint of each format's fields (`core.plan_format.schema_fingerprint` of
 # Provenance): a test fails when the fields change and PROVENANCE_FORMAT does not.
-# Format 2 added `interpreter`; a format-1 marker reads as one without it.
-PROVENANCE_SCHEMAS = {1: "e7f88ae6a0f78f12", 2: "554622b8e8abc922"}
+PROVENANCE_SCHEMAS = {1: "e7f88ae6a0f78f12", 2: "afbe54b19839ecde"}
 # A marker is a few kilobytes; anything far larger is not one of ours.
 MARKER_SIZE_LIMIT = 1 << 20
 
@@ -47,6 +50,14 @@ class ExtraRecord:
     size: int | None = None
     mtime: float | None = None
     sha256: str | None = None
+
+
+@frozen(kw_only=True)
+class InstalledRecord:
+    """One distribution the env held when it was checked and marked ready."""
+
+    name: str
+    version: str
 
 
 @frozen(kw_only=True)
@@ -76,6 +87,7 @@ class Provenance:
     duration_seconds: float | None = None
     pylockenv_version: str | None = None
     source: str | None = None
+    installed: tuple[InstalledRecord, ...] = ()
 
 
 MarkerKind = Literal["empty", "provenance", "unreadable"]
@@ -157,8 +169,8 @@ def format_problem(version: object) -> str | None:
     """Why a marker whose `format` is `version` cannot be read by this pylockenv (one
     sentence, what to do included); None for the format it writes. A marker without a
     `format` is read as this one (the fields are all optional)."""
-    if type(version) is int and 1 <= version <= PROVENANCE_FORMAT:
-        return None  # an older format's fields are a subset of this one's
+    if type(version) is int and version in READABLE_FORMATS:
+        return None
     if type(version) is int and version > PROVENANCE_FORMAT:
         return (
             f"its format is {version}, newer than the format {PROVENANCE_FORMAT} this "
@@ -175,6 +187,7 @@ def provenance_to_dict(provenance: Provenance) -> dict[str, Any]:
     """The plain-data form of `provenance`, as written into the marker and shown by `show`."""
     data: dict[str, Any] = asdict(provenance)
     data["local_extra_deps"] = list(data["local_extra_deps"])
+    data["installed"] = list(data["installed"])
     return data
 
 

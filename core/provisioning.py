@@ -4,7 +4,10 @@
 - which uv it accepts (`MIN_UV_VERSION`, `uv_refusal`),
 - what it checks before it creates anything (`checks_before`), and what must hold
   after each uv step (`step_postcondition`),
-- which of the caller's environment variables never reach uv (`UV_STRIPPED_VARIABLES`),
+- what uv is told and what it may read: the flags every step gets (`isolated_argv`:
+  no configuration file, files copied into the env) and which of the caller's and the
+  spec's `UV_*` settings reach it (`uv_setting_kept`, an allow-list),
+- what the env must hold before it is marked ready (`core.lock_contents`),
 - the provenance recorded in the marker (`provenance_of`).
 """
 
@@ -14,7 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 from .cache_display import iso_utc
-from .provenance import ExtraRecord, Provenance, PylockRecord
+from .provenance import ExtraRecord, InstalledRecord, Provenance, PylockRecord
 
 if TYPE_CHECKING:
     from .layout import EnvLayout
@@ -24,10 +27,75 @@ if TYPE_CHECKING:
 # with "Couldn't parse requirement". Evidence: tests/probe_uv_versions.py.
 MIN_UV_VERSION = (0, 6, 15)
 
-# uv settings a caller's environment may hold that would make `uv venv` clear or replace
-# what is at the env's path (a co-tenant's link planted there, say): pylockenv creates
-# the env's directory itself, empty, and uv only fills it.
-UV_STRIPPED_VARIABLES = ("UV_VENV_CLEAR",)
+# Every uv step reads no configuration file: a pyproject.toml with [tool.uv.pip] (or a
+# uv.toml) in the working directory or a parent, the user's ~/.config/uv/uv.toml and
+# /etc/uv/uv.toml would otherwise change what uv does (`target = ...` sends the install
+# elsewhere and an empty env is marked ready). UV_CONFIG_FILE wins over --no-config in
+# uv, so it is not on the allow-list below. uv accepts both flags since well before
+# MIN_UV_VERSION (`uv venv` takes --link-mode for its seed packages).
+# The link mode is pinned to copy: an env's files are its own, not links into the
+# caller's uv cache (which `uv cache clean` empties and other users may not read), nor
+# hard links that keep that cache's owner, group and mode instead of the umask and the
+# setgid group of a cache a lab shares.
+UV_LINK_MODE = "copy"
+UV_STEP_FLAGS = ("--no-config", "--link-mode", UV_LINK_MODE)
+
+# The uv settings (environment variables) a provisioning honours, from the caller's
+# environment or the spec's `env`: where packages come from and how uv reaches them
+# (indexes, their credentials, certificates, proxies' companions, timeouts), its own
+# cache, offline mode, where it finds or may download interpreters, and its output.
+# Every other UV_* variable is dropped, whatever uv version reads it: those that say
+# where or how to install (UV_SYSTEM_PYTHON, UV_BREAK_SYSTEM_PACKAGES, UV_PYTHON,
+# UV_PYTHON_PREFERENCE, UV_LINK_MODE, UV_COMPILE_BYTECODE, UV_PREFIX-like ones), what to
+# resolve (UV_CONSTRAINT, UV_OVERRIDE, UV_EXCLUDE_NEWER, UV_RESOLUTION, UV_PRERELEASE),
+# how to build (UV_NO_BUILD_ISOLATION, UV_NO_BINARY), which configuration to read
+# (UV_CONFIG_FILE, UV_NO_CONFIG) and whether `uv venv` may clear what is at the env's
+# path (UV_VENV_CLEAR: pylockenv makes the directory itself, empty, and uv fills it).
+# Variables that are not uv's (HTTPS_PROXY, SSL_CERT_FILE, ...) are left alone.
+UV_KEPT_SETTINGS = frozenset(
+    {
+        "UV_CACHE_DIR",
+        "UV_NO_CACHE",
+        "UV_OFFLINE",
+        "UV_DEFAULT_INDEX",
+        "UV_EXTRA_INDEX_URL",
+        "UV_FIND_LINKS",
+        "UV_NO_INDEX",
+        "UV_KEYRING_PROVIDER",
+        "UV_NATIVE_TLS",
+        "UV_INSECURE_HOST",
+        "UV_HTTP_TIMEOUT",
+        "UV_REQUEST_TIMEOUT",
+        "UV_HTTP_RETRIES",
+        "UV_CONCURRENT_DOWNLOADS",
+        "UV_CONCURRENT_BUILDS",
+        "UV_CONCURRENT_INSTALLS",
+        "UV_PYTHON_DOWNLOADS",
+        "UV_PYTHON_INSTALL_DIR",
+        "UV_PYTHON_INSTALL_MIRROR",
+        "UV_PYPY_INSTALL_MIRROR",
+        "UV_NO_PROGRESS",
+    }
+)
+# UV_INDEX, UV_INDEX_URL, UV_INDEX_STRATEGY and each named index's
+# UV_INDEX_<NAME>_USERNAME / _PASSWORD.
+UV_KEPT_PREFIX = "UV_INDEX"
+
+
+def uv_setting_kept(name: str) -> bool:
+    """Whether the environment variable `name` reaches a uv step (see UV_KEPT_SETTINGS):
+    every variable that is not uv's, and the uv settings on the allow-list."""
+    if not name.startswith("UV_"):
+        return True
+    return name in UV_KEPT_SETTINGS or name.startswith(UV_KEPT_PREFIX)
+
+
+def isolated_argv(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """A uv step's argv with UV_STEP_FLAGS after its subcommand (`uv venv`, `uv pip
+    install`): uv reads no configuration file and copies files into the env."""
+    words = 3 if argv[1:2] == ("pip",) else 2
+    return (*argv[:words], *UV_STEP_FLAGS, *argv[words:])
+
 
 EntryAtEnv = Literal["missing", "directory", "not a directory"]
 
@@ -103,13 +171,15 @@ def provenance_of(
     python_version: str | None,
     sha256: Mapping[str, str | None],
     pylockenv_version: str,
+    installed: Mapping[str, str] | None = None,
 ) -> Provenance:
     """The provenance written into the marker of a freshly provisioned env.
 
     The shell gathers: `started` (seconds since the epoch) and `duration` of the
     provisioning, what `uv --version` printed, the env's actual Python version (its
     pyvenv.cfg), and `sha256`, the hex digest of the pylock and of each file extra
-    by path (None: unreadable).
+    by path (None: unreadable), and `installed`, the distributions the env holds (their
+    names as their metadata spells them, and versions), recorded sorted by name.
     """
     return Provenance(
         env_hash=plan.env_hash,
@@ -138,6 +208,42 @@ def provenance_of(
         duration_seconds=round(duration, 3),
         pylockenv_version=pylockenv_version,
         source=plan.source,
+        installed=tuple(
+            InstalledRecord(name=name, version=version)
+            for name, version in sorted((installed or {}).items(), key=lambda item: item[0].lower())
+        ),
+    )
+
+
+def contents_problem(
+    plan: Plan,
+    *,
+    pylock_text: str,
+    environment: Mapping[str, str],
+    installed: Mapping[str, str],
+    project_names: Mapping[str, str | None],
+) -> str | None:
+    """Why the env, after the installs, is not what the plan asked for: what it lacks of
+    the lock's packages that apply on its interpreter (`environment`, its marker
+    environment) and of the local extras (`project_names`: a source tree's static
+    `[project] name`, by path); None when it holds them all. `installed` maps each
+    installed distribution's name to its version."""
+    from .lock_contents import canonical, missing, wanted_from_extra, wanted_from_lock
+
+    wanted = list(wanted_from_lock(pylock_text, plan.pylock_format, environment))
+    for dep in plan.local_extra_deps:
+        wish = wanted_from_extra(dep.path, project_name=project_names.get(dep.path))
+        if wish is not None:
+            wanted.append(wish)
+    lacking = missing(tuple(wanted), {canonical(n): v for n, v in installed.items()})
+    if not lacking:
+        return None
+    shown = "; ".join(lacking[:10]) + (
+        f"; and {len(lacking) - 10} more" if len(lacking) > 10 else ""
+    )
+    return (
+        f"uv exited with 0, but the env does not hold what {plan.pylock} and the local extras "
+        f"ask for on its Python: {shown}"
     )
 
 

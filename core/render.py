@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from .errors import EXIT_NOT_FOUND, EXIT_PYLOCKENV_FAILED
 from .plan_format import plan_to_data
+from .plan_rules import COMMAND_UNSET
 from .planning import EnvChanges, Plan
 
 # The shell variable that holds where nice(1) is, in the scripts that need it.
@@ -81,7 +82,13 @@ class _Words:
 
 
 def _launch(
-    words: _Words, changes: EnvChanges, path_var: str, argv: Sequence[str], *, exec_: bool
+    words: _Words,
+    changes: EnvChanges,
+    path_var: str,
+    argv: Sequence[str],
+    *,
+    exec_: bool,
+    unset: Sequence[str] = (),
 ) -> str:
     """An env(1) line that starts `argv` with the environment `execute` gives it.
 
@@ -90,6 +97,8 @@ def _launch(
     such a program is started through `nice -n 0`, which runs it unchanged.
     """
     # (raw operand, as rendered): the raw form decides whether env(1) needs "--".
+    removed = [name for name in unset if name not in changes.set_env]
+    options = [word for name in removed for word in ("-u", words.word(name))]
     operands = [("PATH=", f'PATH="${path_var}"')] if changes.path_value else []
     for key, value in changes.set_env.items():
         operands.append((f"{key}={value}", words.word(f"{key}={value}")))
@@ -97,7 +106,7 @@ def _launch(
     if "=" in program:
         operands += [(f"${_NICE}", f'"${_NICE}"'), ("-n", "-n"), ("0", "0"), ("--", "--")]
     operands += [(word, words.word(word)) for word in (program, *args)]
-    rendered = ["exec env" if exec_ else "env"]
+    rendered = ["exec env" if exec_ else "env", *options]
     if operands[0][0].startswith("-"):
         rendered.append("--")  # a variable or program whose name starts with "-" is no option
     rendered += [word for _, word in operands]
@@ -189,7 +198,10 @@ def _command_lines(plan: Plan, words: _Words) -> list[str]:
     exec_ = plan.cleanup == "keep"
     lines: list[str] = []
     for candidate in run.candidates:
-        launch = f'{_launch(words, run.env, "run_path", candidate.argv, exec_=exec_)} "$@"'
+        launch = _launch(
+            words, run.env, "run_path", candidate.argv, exec_=exec_, unset=COMMAND_UNSET
+        )
+        launch = f'{launch} "$@"'
         if candidate.check == "always" or candidate.path is None:
             return [*lines, "else", f"  {launch}", "fi"] if lines else [launch]
         path = words.file(candidate.path)

@@ -38,9 +38,11 @@ __all__ = [
     "CacheLinkError",
     "CacheNotWritableError",
     "CacheUnreadableError",
+    "ChildStatusError",
     "CommandNotExecutableError",
     "CommandNotFoundError",
     "DurationError",
+    "EnvCheckError",
     "EnvVanishedError",
     "LockTimeoutError",
     "MarkerWriteError",
@@ -107,6 +109,25 @@ class ProvisionError(PylockenvError):
         self.step = step
         self.returncode = returncode
         self.tail = tuple(tail)
+
+
+class EnvCheckError(PylockenvError):
+    """After the uv steps, the env does not hold what the plan asked for (or cannot be
+    read); it was removed, never marked ready. `problem` says what it lacks."""
+
+    def __init__(self, *, env_path: str, problem: str) -> None:
+        super().__init__(
+            f"provisioning {env_path} failed its check before being marked ready: {problem}. "
+            "The environment was removed. Check the lock file (regenerate it for this "
+            "platform) and the local extras, run with -v to see uv's output, and run again.",
+            source=env_path,
+        )
+        self.problem = problem
+
+
+class ChildStatusError(PylockenvError):
+    """SIGCHLD is ignored by the caller outside the main thread: no child's exit status
+    could be read (uv's, the command's)."""
 
 
 class LockTimeoutError(PylockenvError):

@@ -28,13 +28,56 @@ if TYPE_CHECKING:
     from pylockenv.core.spec import Spec
 
 
+def working_directory() -> str:
+    """The working directory, or "" when it no longer exists (it was deleted): only a
+    relative path needs it, and that one is refused with a sentence (`absolute`)."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        return ""
+
+
+def home_directory() -> str:
+    """This user's home: HOME when it is absolute (as `~` expands), else the password
+    database's entry ("/" without one). A relative HOME is ignored, as a relative
+    XDG_CACHE_HOME is: it would make a cache, and `~` paths, per working directory."""
+    home = os.environ.get("HOME")
+    if home is not None and home.startswith("/"):
+        return os.path.expanduser("~")
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir or "/"
+    except KeyError:
+        return "/"
+
+
+def absolute(path: str) -> str:
+    """`os.path.abspath(path)`, or for a relative path when the working directory was
+    deleted, a PlanError that says so (instead of a bare [Errno 2])."""
+    if path.startswith("/"):
+        return os.path.normpath(path)
+    cwd = working_directory()
+    if not cwd:
+        from pylockenv.core.errors import PlanError
+        from pylockenv.core.limits import shown_path
+
+        raise PlanError(
+            f"{shown_path(path)} is a relative path, but the working directory it is read "
+            "from no longer exists (it was deleted); cd to an existing directory, or give "
+            "the path in full."
+        )
+    return os.path.normpath(os.path.join(cwd, path))
+
+
 def host_record() -> HostRecord:
-    """The facts about this host and process that do not depend on a spec."""
+    """The facts about this host and process that do not depend on a spec (`cwd` is ""
+    when the working directory was deleted)."""
     return {
         # What socket.gethostname() returns (the uname node name), without loading socket.
         "hostname": os.uname().nodename,
-        "home": os.path.expanduser("~"),
-        "cwd": os.getcwd(),
+        "home": home_directory(),
+        "cwd": working_directory(),
         "xdg_cache_home": os.environ.get("XDG_CACHE_HOME"),
         "path": os.environ.get("PATH"),
     }
@@ -140,7 +183,7 @@ def gather_made_from(
         resolved_paths,
         uv_environment,
     )
-    from pylockenv.core.provisioning import UV_STRIPPED_VARIABLES
+    from pylockenv.core.provisioning import uv_setting_kept
 
     from .interpreters import find_interpreter
     from .process_env import child_environ
@@ -159,9 +202,13 @@ def gather_made_from(
     require_existing(spec, lambda path: facts.get(path, MISSING), pylock, extras, prepend)
     uv_path = uv or find_uv()
     changes = uv_environment(spec, prepend, host["path"])
-    environ = child_environ(changes.path_value, changes.set_env)
-    for variable in UV_STRIPPED_VARIABLES:
-        environ.pop(variable, None)
+    # The environment the uv steps get (`shell.provisioning.uv_environ`), so uv finds the
+    # interpreter its venv step will be given.
+    environ = {
+        key: value
+        for key, value in child_environ(changes.path_value, changes.set_env).items()
+        if uv_setting_kept(key)
+    }
     request = python_request(spec)
     record: MadeFrom = {
         "host": host,
@@ -172,7 +219,7 @@ def gather_made_from(
         },
     }
     if spec_file is not None:
-        path = os.path.abspath(spec_file)
+        path = absolute(spec_file)
         record["spec"] = {"path": path, "name": name, "file": file_record(path)}
     return record
 

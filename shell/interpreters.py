@@ -23,7 +23,10 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from pylockenv.core.errors import PylockenvError
+
 from .facts import file_record
+from .process_env import ChildStatusReadable, working_directory_for_children
 
 if TYPE_CHECKING:
     from pylockenv.core.made_from import InterpreterRecord
@@ -141,7 +144,13 @@ def download_interpreter(uv: str, request: str, environ: Mapping[str, str]) -> s
     )
     argv = [uv, "python", "install", "--no-config", "--", request]
     try:
-        done = subprocess.run(argv, env=dict(environ), stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run(
+            argv,
+            env=dict(environ),
+            cwd=working_directory_for_children(),
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except OSError as exc:
         return str(exc)
     if done.returncode == 0:
@@ -150,10 +159,23 @@ def download_interpreter(uv: str, request: str, environ: Mapping[str, str]) -> s
 
 
 def _run(argv: list[str], environ: Mapping[str, str]) -> subprocess.CompletedProcess[str] | None:
+    # An app runner that ignores SIGCHLD would make every status read 0 (see
+    # process_env.ChildStatusReadable), and a failed look-up pass for a found one.
+    try:
+        with ChildStatusReadable():
+            return _run_readable(argv, environ)
+    except PylockenvError:
+        return None
+
+
+def _run_readable(
+    argv: list[str], environ: Mapping[str, str]
+) -> subprocess.CompletedProcess[str] | None:
     try:
         return subprocess.run(
             argv,
             env=dict(environ),
+            cwd=working_directory_for_children(),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

@@ -32,7 +32,14 @@ from pylockenv.core.planning import plan as core_plan
 from pylockenv.core.spec import Spec
 
 from .cachefiles import CacheFileError, open_cache_dir, read_regular, write_atomically
-from .facts import ephemeral_suffix, file_record, gather_again, gather_made_from
+from .facts import (
+    absolute,
+    ephemeral_suffix,
+    file_record,
+    gather_again,
+    gather_made_from,
+    working_directory,
+)
 
 
 def plan_with_facts(
@@ -61,7 +68,7 @@ def plan_document(plan: Plan, made_from: MadeFrom) -> str:
 def store_plan(plan: Plan, made_from: MadeFrom, *, spec_path: str, name: str | None) -> None:
     """Keep the plan of `run SPEC [NAME]` for the warm path, if it is one that is kept and
     the cache can be written."""
-    spec_path = os.path.abspath(spec_path)
+    spec_path = absolute(spec_path)
     if plan_is_kept(plan.mode, spec_path):
         host = made_from["host"]
         key = kept_plan_key("run", spec_path, name, host["cwd"])
@@ -72,10 +79,10 @@ def store_applied_plan(
     plan: Plan, document: dict[str, Any], recorded: dict[str, Any], plan_file: str
 ) -> None:
     """Keep the plan of `apply PLAN` for the warm path (which then reads no JSON)."""
-    plan_file = os.path.abspath(plan_file)
+    plan_file = absolute(plan_file)
     if not plan_is_kept(plan.mode, plan_file):
         return
-    key = kept_plan_key("apply", plan_file, None, os.getcwd())
+    key = kept_plan_key("apply", plan_file, None, working_directory())
     recorded = {**recorded, "plan_file": {"path": plan_file, "file": file_record(plan_file)}}
     _write_kept(recorded["host"], key, document, recorded)
 

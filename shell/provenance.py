@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
 
 from pylockenv.core import __version__
 from pylockenv.core.planning import Plan
@@ -41,14 +44,98 @@ def read_pyvenv_cfg(path: str) -> dict[str, str]:
     return {key.strip(): value.strip() for key, sep, value in pairs if sep}
 
 
+# Run by the env's interpreter, isolated (-I: no PYTHON* variables, no user site, not the
+# working directory): its marker environment, as packaging's default_environment() makes
+# it, and its installed distributions, as one line of JSON.
+INSPECT_ENV = """\
+import importlib.metadata, json, os, platform, sys
+def version(info):
+    text = f"{info.major}.{info.minor}.{info.micro}"
+    return text if info.releaselevel == "final" else text + info.releaselevel[0] + str(info.serial)
+environment = {
+    "implementation_name": sys.implementation.name,
+    "implementation_version": version(sys.implementation.version),
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}
+installed = {}
+for dist in importlib.metadata.distributions():
+    name = dist.metadata["Name"]
+    if name:
+        installed.setdefault(name, dist.version)
+print(json.dumps({"environment": environment, "installed": installed}))
+"""
+INSPECT_OUTPUT_LIMIT = 1 << 22
+PYPROJECT_LIMIT = 1 << 20
+
+
+def inspect_env(
+    python: str, run: Callable[[list[str]], tuple[int, str]]
+) -> tuple[dict[str, str], dict[str, str]] | str:
+    """The marker environment and the installed distributions (name -> version) of the
+    env whose interpreter is `python`, asked of that interpreter; or why they could not
+    be read, as a phrase. `run` starts an argv as the uv steps are started (the lock
+    passed on, dying with pylockenv) and returns its exit status and output."""
+    returncode, output = run([python, "-I", "-c", INSPECT_ENV])
+    if returncode != 0:
+        return f"its Python {python} exited with {returncode}: {output.strip()[-300:]!r}"
+    try:
+        document = json.loads(output.strip().splitlines()[-1])
+        environment, installed = document["environment"], document["installed"]
+        if not (isinstance(environment, dict) and isinstance(installed, dict)):
+            raise TypeError(type(environment).__name__)
+    except (ValueError, IndexError, KeyError, TypeError):
+        return f"its Python {python} printed something other than its contents: {output[-300:]!r}"
+    return (
+        {str(k): str(v) for k, v in environment.items()},
+        {str(k): str(v) for k, v in installed.items()},
+    )
+
+
+def project_name(directory: str) -> str | None:
+    """The static `[project] name` of the source tree `directory` (its pyproject.toml,
+    read bounded), or None: no such file, not TOML, or a name the build decides."""
+    import tomllib
+
+    try:
+        with open(os.path.join(directory, "pyproject.toml"), "rb") as stream:
+            data = stream.read(PYPROJECT_LIMIT + 1)
+    except OSError:
+        return None
+    if len(data) > PYPROJECT_LIMIT:
+        return None
+    try:
+        project = tomllib.loads(data.decode("utf-8")).get("project")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    name = project.get("name") if isinstance(project, dict) else None
+    dynamic = project.get("dynamic", []) if isinstance(project, dict) else []
+    if not isinstance(name, str) or (isinstance(dynamic, list) and "name" in dynamic):
+        return None
+    return name
+
+
 def record_provenance(
-    plan: Plan, *, started: float, duration: float, uv_version: str | None
+    plan: Plan,
+    *,
+    started: float,
+    duration: float,
+    uv_version: str | None,
+    installed: Mapping[str, str] | None = None,
 ) -> Provenance:
     """The provenance of a freshly provisioned env (`core.provisioning.provenance_of`),
     with what only the disk knows: the env's actual interpreter version from its
     `pyvenv.cfg`, and the sha256 of the pylock and the file extras. Call it after the
     last uv step. `started` and `duration`: when provisioning began (seconds since the
-    epoch) and how long it took; `uv_version`: what `uv --version` printed before."""
+    epoch) and how long it took; `uv_version`: what `uv --version` printed before;
+    `installed`: what the check before marking ready found in the env."""
     return provenance_of(
         plan,
         started=started,
@@ -57,6 +144,7 @@ def record_provenance(
         python_version=read_pyvenv_cfg(plan.env.pyvenv_cfg).get("version_info"),
         sha256={path: file_sha256(path) for path in hashed_paths(plan)},
         pylockenv_version=__version__,
+        installed=installed,
     )
 
 

@@ -27,10 +27,11 @@ from contextlib import contextmanager
 from pylockenv.core.layout import CACHE_DIRECTORIES, MARKER_NAME, CacheLayout, EnvLayout
 from pylockenv.core.planning import Plan, UvStep
 from pylockenv.core.provisioning import (
-    UV_STRIPPED_VARIABLES,
     checks_before,
+    contents_problem,
     remake_reason,
     step_postcondition,
+    uv_setting_kept,
 )
 
 from .cachefiles import (
@@ -49,18 +50,33 @@ from .envlocks import HeldLock, open_in_use, try_flock, wait_for_flock
 from .errors import (
     CacheLinkError,
     CacheNotWritableError,
+    EnvCheckError,
     EnvVanishedError,
     LockTimeoutError,
     ProvisionError,
+    ProvisioningInterruptedError,
     UvNotFoundError,
 )
 from .marker import read_marker, write_marker
-from .process_env import child_environ
+from .process_env import (
+    ChildStatusReadable,
+    child_environ,
+    dies_with_parent,
+    working_directory_for_children,
+)
 from .progress import Progress
-from .provenance import record_provenance, staleness_warnings
+from .provenance import (
+    INSPECT_OUTPUT_LIMIT,
+    inspect_env,
+    project_name,
+    record_provenance,
+    staleness_warnings,
+)
 from .uvbin import UV_ENV_VAR
 
 TAIL_LINES = 12
+# The env's interpreter lists what is installed in well under a second.
+HELPER_TIMEOUT = 120
 # gc removing an env between our check and our in-use lock is rare; three rounds is plenty.
 IN_USE_ATTEMPTS = 3
 
@@ -76,12 +92,13 @@ __all__ = [  # the errors' home is shell.errors; they are importable from here t
 ]
 
 
-def check_before_provisioning(plan: Plan) -> str:
+def check_before_provisioning(plan: Plan) -> tuple[str, str]:
     """The core's checks before anything is created (`core.provisioning.checks_before`).
 
     Reads the pylock (the only time pylockenv opens it), checks it as TOML and
     against the plan's Python, and checks that uv runs and is recent enough.
-    Returns what `uv --version` printed, for the provenance.
+    Returns what `uv --version` printed, for the provenance, and the pylock's text, for
+    the check before the env is marked ready.
     """
     from pylockenv.core.pylock import check_pylock_text  # tomllib, packaging: only now
 
@@ -104,7 +121,7 @@ def check_before_provisioning(plan: Plan) -> str:
             )
         else:
             uv_version = known_uv_version(plan.uv, CacheLayout(root=plan.cache_root))
-    return uv_version
+    return uv_version, text
 
 
 def refuse_linked_cache_directories(root: str) -> None:
@@ -138,17 +155,18 @@ def _cache_dir(plan: Plan, name: str) -> int:
 
 def uv_environ(step: UvStep) -> dict[str, str]:
     """The environment of a uv step: the caller's with the step's changes, less the uv
-    settings that would let uv clear or replace what is at the env's path."""
+    settings a provisioning does not honour (`core.provisioning.uv_setting_kept`)."""
     environ = child_environ(step.env.path_value, step.env.set_env)
-    for name in UV_STRIPPED_VARIABLES:
-        environ.pop(name, None)
-    return environ
+    return {name: value for name, value in environ.items() if uv_setting_kept(name)}
 
 
-def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
+def run_step(step: UvStep, *, env: EnvLayout, progress: Progress, lock_fd: int) -> None:
     """Run one uv step, its output captured (or shown, verbose); raise ProvisionError if it fails.
 
-    Any exception while it runs (an interrupt, say) kills uv before it propagates.
+    uv holds `lock_fd` (the provisioning lock, or an ephemeral env's directory lock) for
+    as long as it lives, and is killed when pylockenv dies (`dies_with_parent`): the lock
+    lasts as long as anything writing the env. Any exception while it runs (an
+    interrupt, say) kills uv before it propagates.
     """
     started = time.monotonic()
     try:
@@ -158,6 +176,9 @@ def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            pass_fds=(lock_fd,),
+            preexec_fn=dies_with_parent(),  # runs before exec: one prctl, no lock taken
+            cwd=working_directory_for_children(),
         )
     except OSError as exc:
         if exc.errno == errno.E2BIG:
@@ -168,6 +189,17 @@ def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
                 tail=[
                     "uv could not be started: its arguments and environment (the caller's "
                     "and the spec's env) exceed the system's limit (E2BIG); make them smaller"
+                ],
+            ) from None
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            raise ProvisionError(
+                step=step.name,
+                env_path=env.path,
+                returncode=-1,
+                tail=[
+                    f"uv could not be started: {exc.strerror} (the process's limit on open "
+                    "files, ulimit -n, or the system's, was reached); close files or raise the "
+                    "limit"
                 ],
             ) from None
         raise UvNotFoundError(
@@ -201,6 +233,12 @@ def run_step(step: UvStep, *, env: EnvLayout, progress: Progress) -> None:
     progress.say(f"  {step.name} {time.monotonic() - started:.2f}s")
 
 
+def _while_waiting(exc: ProvisioningInterruptedError, what: str) -> ProvisioningInterruptedError:
+    """The interruption of a run that was only waiting (for `what`): it says so, not that
+    it was provisioning (it started nothing, and leaves nothing behind)."""
+    return ProvisioningInterruptedError(exc.signum, f"waiting for {what}")
+
+
 def remove_quietly(path: str, progress: Progress) -> bool:
     """Remove the env at `path` (`cachefiles.remove_tree`: no link followed); a failure
     is reported, never raised over another error. Returns whether it is gone."""
@@ -228,7 +266,14 @@ def _wait_until_unused(
             "waiting for it to end"
         )
 
-    if not wait_for_flock(fd, fcntl.LOCK_EX, timeout=timeout, on_wait=say_waiting):
+    try:
+        taken = wait_for_flock(fd, fcntl.LOCK_EX, timeout=timeout, on_wait=say_waiting)
+    except ProvisioningInterruptedError as exc:
+        os.close(fd)
+        raise _while_waiting(
+            exc, f"the commands still running in env {plan.env_hash} to end"
+        ) from None
+    if not taken:
         os.close(fd)
         raise LockTimeoutError(
             f"gave up after {timeout:g}s waiting for the commands still running in env "
@@ -314,30 +359,89 @@ def _check_same_directory(env: EnvLayout, made: int) -> None:
         )
 
 
-def _run_steps(plan: Plan, made: int, progress: Progress) -> None:
+def _run_steps(
+    plan: Plan, made: int, progress: Progress, *, lock_fd: int, pylock_text: str
+) -> dict[str, str]:
+    """Run the plan's uv steps in the directory made (`made`), then check that the env
+    holds what the plan asked for (`core.provisioning.contents_problem`); return what it
+    holds (name -> version), for the provenance."""
     for step in plan.steps:
-        run_step(step, env=plan.env, progress=progress)
+        run_step(step, env=plan.env, progress=progress, lock_fd=lock_fd)
         if step.name == "create-venv":
             _check_same_directory(plan.env, made)
+    return _check_contents(plan, lock_fd=lock_fd, pylock_text=pylock_text)
+
+
+def _run_helper(argv: list[str], lock_fd: int) -> tuple[int, str]:
+    """Run a short helper (the env's interpreter) as a uv step is run: holding the lock,
+    dying with pylockenv; its exit status and output (stdout and stderr)."""
+    try:
+        done = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            pass_fds=(lock_fd,),
+            preexec_fn=dies_with_parent(),
+            cwd=working_directory_for_children(),
+            timeout=HELPER_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return -1, f"it did not answer within {HELPER_TIMEOUT}s"
+    except OSError as exc:
+        return -1, f"it could not be started ({exc.strerror})"
+    output = (done.stdout + done.stderr)[:INSPECT_OUTPUT_LIMIT]
+    return done.returncode, output.decode("utf-8", errors="replace")
+
+
+def _check_contents(plan: Plan, *, lock_fd: int, pylock_text: str) -> dict[str, str]:
+    inspected = inspect_env(plan.env.python, lambda argv: _run_helper(argv, lock_fd))
+    if isinstance(inspected, str):
+        raise EnvCheckError(env_path=plan.env.path, problem=f"the env cannot be read: {inspected}")
+    environment, installed = inspected
+    problem = contents_problem(
+        plan,
+        pylock_text=pylock_text,
+        environment=environment,
+        installed=installed,
+        project_names={
+            dep.path: project_name(dep.path)
+            for dep in plan.local_extra_deps
+            if dep.kind == "directory"
+        },
+    )
+    if problem is not None:
+        raise EnvCheckError(env_path=plan.env.path, problem=problem)
+    return installed
 
 
 def _provision_cached(
-    plan: Plan, envs: int, progress: Progress, uv_version: str, lock_timeout: float | None
+    plan: Plan,
+    envs: int,
+    progress: Progress,
+    checked: tuple[str, str],
+    lock_timeout: float | None,
+    lock_fd: int,
 ) -> None:
     """Under the provisioning lock: clear the env's place, run the steps, write the marker."""
     env = plan.env
     _clear_place(plan, envs, progress, lock_timeout)
     progress.say(f"env {plan.env_hash}: provisioning {env.path}")
     started_wall, started = time.time(), time.monotonic()
+    uv_version, pylock_text = checked
     made = make_env_directory(plan, envs)
     try:
         with RemovedOnFailure(env.path, progress.say):
-            _run_steps(plan, made, progress)
+            installed = _run_steps(plan, made, progress, lock_fd=lock_fd, pylock_text=pylock_text)
             duration = time.monotonic() - started
             write_marker(
                 env,
                 record_provenance(
-                    plan, started=started_wall, duration=duration, uv_version=uv_version
+                    plan,
+                    started=started_wall,
+                    duration=duration,
+                    uv_version=uv_version,
+                    installed=installed,
                 ),
             )
     finally:
@@ -346,10 +450,12 @@ def _provision_cached(
 
 
 @contextmanager
-def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) -> Iterator[int]:
+def _provisioning_lock(
+    plan: Plan, progress: Progress, timeout: float | None
+) -> Iterator[tuple[int, int]]:
     """Hold the env's provisioning lock (`envs/<hash>.lock`, an exclusive flock, as the
     reference takes it), waiting for another provisioning for at most `timeout` seconds.
-    Yields a descriptor on envs/ (opened without following a link)."""
+    Yields a descriptor on envs/ (opened without following a link) and the lock's."""
     lock_path, lock_name = plan.env.lock, plan.env.lock_name
     assert lock_path is not None
     assert lock_name is not None
@@ -376,6 +482,11 @@ def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) ->
 
         try:
             taken = wait_for_flock(fd, fcntl.LOCK_EX, timeout=timeout, on_wait=say_waiting)
+        except ProvisioningInterruptedError as exc:
+            os.close(fd)
+            raise _while_waiting(
+                exc, f"another process to finish provisioning env {plan.env_hash}"
+            ) from None
         except OSError as exc:  # ENOLCK: a file system that cannot lock (NFS mounted nolock)
             os.close(fd)
             raise CacheNotWritableError(
@@ -393,7 +504,7 @@ def _provisioning_lock(plan: Plan, progress: Progress, timeout: float | None) ->
                 source=lock_path,
             )
         try:
-            yield envs
+            yield envs, fd
         finally:
             os.close(fd)
     finally:
@@ -412,12 +523,13 @@ def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None 
             for warning in staleness_warnings(plan, read_marker(env)):
                 progress.say(f"warning: {warning}")
         return
-    uv_version = check_before_provisioning(plan)
-    with _provisioning_lock(plan, progress, lock_timeout) as envs:
-        if env_is_ready(env):
-            progress.say(f"env {plan.env_hash}: provisioned by another process, reusing it")
-            return
-        _provision_cached(plan, envs, progress, uv_version, lock_timeout)
+    with ChildStatusReadable():
+        checked = check_before_provisioning(plan)
+        with _provisioning_lock(plan, progress, lock_timeout) as (envs, lock_fd):
+            if env_is_ready(env):
+                progress.say(f"env {plan.env_hash}: provisioned by another process, reusing it")
+                return
+            _provision_cached(plan, envs, progress, checked, lock_timeout, lock_fd)
 
 
 def hold_cached_env(
@@ -465,7 +577,11 @@ def _take_in_use(
     def say_waiting() -> None:
         progress.say(f"env {plan.env_hash}: waiting for 'pylockenv gc' to finish with it")
 
-    if not wait_for_flock(lock.fd, fcntl.LOCK_SH, timeout=lock_timeout, on_wait=say_waiting):
+    try:
+        taken = wait_for_flock(lock.fd, fcntl.LOCK_SH, timeout=lock_timeout, on_wait=say_waiting)
+    except ProvisioningInterruptedError as exc:
+        raise _while_waiting(exc, f"'pylockenv gc' to finish with env {plan.env_hash}") from None
+    if not taken:
         raise LockTimeoutError(
             f"gave up after {lock_timeout:g}s waiting for the in-use lock {plan.env.in_use} "
             "(held exclusively by 'pylockenv gc'); run again later, or give a longer "
@@ -484,7 +600,12 @@ def provision_ephemeral(plan: Plan, progress: Progress) -> HeldLock:
     The lock is held from creation on, so gc never takes a live run's env for an
     orphan. On any failure the env is removed and the error propagates.
     """
-    check_before_provisioning(plan)
+    with ChildStatusReadable():
+        return _provision_ephemeral(plan, progress)
+
+
+def _provision_ephemeral(plan: Plan, progress: Progress) -> HeldLock:
+    _, pylock_text = check_before_provisioning(plan)
     env = plan.env
     parent = _cache_dir(plan, env.directory)
     try:
@@ -516,7 +637,7 @@ def provision_ephemeral(plan: Plan, progress: Progress) -> HeldLock:
                 "run again.",
                 source=env.path,
             )
-        _run_steps(plan, lock.fd, progress)
+        _run_steps(plan, lock.fd, progress, lock_fd=lock.fd, pylock_text=pylock_text)
     except BaseException:
         if remove_quietly(env.path, progress):
             progress.say(f"removed ephemeral env {env.path}")

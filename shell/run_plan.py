@@ -34,7 +34,7 @@ from pylockenv.core.planning import Plan
 
 from .envlocks import HeldLock, open_directory
 from .errors import EXIT_SIGNAL_BASE, CommandNotExecutableError, CommandNotFoundError
-from .process_env import command_start
+from .process_env import ChildStatusReadable, command_start
 from .progress import Progress
 from .provisioning import (
     ensure_cached,
@@ -236,15 +236,17 @@ def execute(
     """Provision the plan's env if needed, run its command with `args`, return the exit status.
 
     Leaves os.environ, the working directory and the signal handlers as it found
-    them. SIGINT/SIGTERM/SIGHUP while the command runs are passed on to it; while
-    provisioning they raise `ProvisioningInterruptedError` after uv is stopped and the partial env
+    them (SIGCHLD included: one the caller ignores is set to its default meanwhile, so
+    that uv's and the command's exit status can be read). SIGINT/SIGTERM/SIGHUP while
+    the command runs are passed on to it; while provisioning they raise
+    `ProvisioningInterruptedError` after uv is stopped and the partial env
     removed. Own failures raise `PylockenvError` subclasses (see `shell.errors`).
     `lock_timeout` bounds the waits for another process's lock on the same env,
     in seconds (None: wait as long as it takes). The command inherits the env's
     lock, so the env stays even if the calling process dies before the command.
     """
     progress = progress if progress is not None else Progress()
-    with SignalRelay() as relay:
+    with ChildStatusReadable(), SignalRelay() as relay:
         if plan.mode == "ephemeral":
             ephemeral_lock = provision_ephemeral(plan, progress)
             try:

@@ -28,7 +28,7 @@ from pylockenv.core.limits import (
 from pylockenv.core.spec import Spec, is_app_document, load_spec
 
 from .cachefiles import file_type
-from .facts import os_error_words
+from .facts import os_error_words, working_directory
 
 if TYPE_CHECKING:
     import argparse
@@ -156,6 +156,12 @@ def _read_document(path: str) -> tuple[object, str]:
     source = shown_path(path)
 
     def fail(reason: str) -> SpecError:
+        if reason == "does not exist" and not path.startswith("/") and not working_directory():
+            return SpecError(
+                f"{source}: a relative path, but the working directory it is read from no "
+                "longer exists (it was deleted); cd to an existing directory, or give the "
+                "spec's path in full."
+            )
         if reason == "does not exist":
             return SpecError(f"{source}: no such spec file; check the path.")
         return SpecError(f"{source}: {reason}; give the path of a YAML spec file.")

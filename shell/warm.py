@@ -72,7 +72,10 @@ def stored_plan_path(verb: str, source: str, name: str | None) -> str:
     """Where `run SPEC [NAME]` or `apply PLAN` from the working directory keeps its plan."""
     host = host_record()
     cache = cache_layout(xdg_cache_home=host["xdg_cache_home"], home=host["home"] or "/")
-    key = kept_plan_key(verb, os.path.abspath(source), name, os.getcwd())
+    if not (source.startswith("/") or host["cwd"]):
+        # A relative path in a deleted working directory: the full path says so.
+        raise FileNotFoundError(source)
+    key = kept_plan_key(verb, os.path.abspath(source), name, host["cwd"])
     return cache.stored_plan(key)
 
 

@@ -378,9 +378,9 @@ def test_a_marker_of_an_unknown_format_is_unreadable_with_a_sentence(
 def test_a_marker_of_this_format_an_older_one_or_without_one_reads() -> None:
     assert parse_marker(b'{"format": 2, "host": "n"}').provenance == Provenance(host="n")
     assert parse_marker(b'{"host": "n"}').provenance == Provenance(host="n")
-    # Format 1 had no `interpreter`: it reads as this format's provenance without one.
+    # Format 1 had no `interpreter` nor `installed`: it reads as this format's without them.
     older = parse_marker(b'{"format": 1, "host": "n"}').provenance
-    assert older == Provenance(format=1, host="n")
+    assert older == Provenance(format=1, host="n", installed=())
 
 
 # What provisioning decides (core/provisioning.py) and the names of plans/ (core/layout.py).

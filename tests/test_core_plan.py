@@ -23,6 +23,7 @@ from pylockenv.core import (
 )
 from pylockenv.core.facts import Interpreter, host_facts
 from pylockenv.core.made_from import HOST_FACTS
+from pylockenv.core.provisioning import UV_STEP_FLAGS
 from pylockenv.core.pylock import check_pylock_text
 
 CACHE = "/cache/bfabric_app_runner"
@@ -75,9 +76,19 @@ def test_provisioning_creates_the_venv_then_installs_the_lock_then_the_extras() 
     result = _plan(local_extra_deps=["dist/app-1.0-py3-none-any.whl", SOURCE_TREE])
     python = f"{result.env_path}/bin/python"
     assert [step.argv for step in result.steps] == [
-        ("/opt/uv", "venv", "-p", "/usr/bin/python3.13", result.env_path),
-        ("/opt/uv", "pip", "install", "-p", python, "-r", LOCK),
-        ("/opt/uv", "pip", "install", "-p", python, "--no-deps", WHEEL, SOURCE_TREE),
+        ("/opt/uv", "venv", *UV_STEP_FLAGS, "-p", "/usr/bin/python3.13", result.env_path),
+        ("/opt/uv", "pip", "install", *UV_STEP_FLAGS, "-p", python, "-r", LOCK),
+        (
+            "/opt/uv",
+            "pip",
+            "install",
+            *UV_STEP_FLAGS,
+            "-p",
+            python,
+            "--no-deps",
+            WHEEL,
+            SOURCE_TREE,
+        ),
     ]
     assert [step.name for step in result.steps] == [
         "create-venv",
@@ -129,7 +140,7 @@ def test_an_unset_old_path_adds_no_empty_entry() -> None:
 def test_a_path_in_the_commands_env_replaces_the_old_path_behind_the_env_bin() -> None:
     result = _plan(env={"PATH": "/opt/site/bin", "A": "1"}, prepend_paths=[TOOLS])
     assert result.run.env.path_value == f"{result.env_path}/bin:{TOOLS}:/opt/site/bin"
-    assert result.run.env.set_env == {"A": "1"}
+    assert result.run.env.set_env == {"VIRTUAL_ENV": result.env_path, "A": "1"}
 
 
 def test_the_uv_steps_keep_the_callers_path_when_the_commands_env_sets_path() -> None:
@@ -140,7 +151,8 @@ def test_the_uv_steps_keep_the_callers_path_when_the_commands_env_sets_path() ->
 
 
 def test_the_commands_env_is_set_for_the_command() -> None:
-    assert _plan(env={"A": "1", "B": ""}).run.env.set_env == {"A": "1", "B": ""}
+    result = _plan(env={"A": "1", "B": ""})
+    assert result.run.env.set_env == {"VIRTUAL_ENV": result.env_path, "A": "1", "B": ""}
 
 
 def _candidates(result: Plan) -> list[tuple[str, str | None, tuple[str, ...]]]:
@@ -186,7 +198,8 @@ def test_a_given_python_version_is_said_to_come_from_the_spec_and_resolved() -> 
     result = _plan(python_version="3.12")
     assert (result.python_version, result.python_version_source) == ("3.12", "spec")
     assert (result.interpreter, result.requires_python_check) == ("/usr/bin/python3.12", "3.12.9")
-    assert result.steps[0].argv[3] == "/usr/bin/python3.12"  # the venv: from exactly that one
+    argv = result.steps[0].argv  # the venv: made from exactly that one
+    assert argv[argv.index("-p") + 1] == "/usr/bin/python3.12"
 
 
 def test_without_python_version_the_references_default_3_13_is_used() -> None:
@@ -287,7 +300,8 @@ def test_every_form_of_request_is_checked_with_the_full_version_of_what_uv_finds
     result = _plan(_facts(interpreters={request_: found}), python_version=request_)
     assert (result.python_version, result.interpreter) == (request_, found.path)
     assert result.requires_python_check == "3.12.1"
-    assert result.steps[0].argv[2:4] == ("-p", found.path)
+    argv = result.steps[0].argv
+    assert argv[argv.index("-p") + 1] == found.path
     assert request_ in result.hash_input.split(":")  # the hash covers the request as written
 
 

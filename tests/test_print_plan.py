@@ -91,13 +91,14 @@ def test_print_plan_json_is_the_plan_of_the_named_command(
     assert plan["pylock"] == f"{app}/pylock.toml"
     assert plan["python_version"] == "3.13"
     assert plan["python_version_source"] == "default"
-    assert plan["steps"][0]["argv"][2:4] == ["-p", plan["interpreter"]]
+    argv = plan["steps"][0]["argv"]
+    assert argv[argv.index("-p") + 1] == plan["interpreter"]
     assert plan["requires_python_check"].startswith("3.13.")
     assert plan["prepend_paths"] == [f"{app}/tools"]
     assert [dep["path"] for dep in plan["local_extra_deps"]] == [
         f"{app}/dist/demo-1.0-py3-none-any.whl"
     ]
-    assert plan["run"]["env"]["set_env"] == {"DATA_PATH": "/data"}
+    assert plan["run"]["env"]["set_env"] == {"VIRTUAL_ENV": plan["env_path"], "DATA_PATH": "/data"}
 
 
 def test_print_plan_hashes_this_hosts_name_and_the_pylocks_real_mtime(
@@ -204,7 +205,7 @@ def test_flag_form_print_plan_resolves_paths_against_the_working_directory(
     assert plan["pylock"] == f"{app}/pylock.toml"
     assert plan["python_version"] == "3.12"
     assert plan["prepend_paths"] == [f"{app}/tools"]
-    assert plan["run"]["env"]["set_env"] == {"A": "1", "B": "x=y"}
+    assert plan["run"]["env"]["set_env"] == {"VIRTUAL_ENV": plan["env_path"], "A": "1", "B": "x=y"}
     assert plan["steps"][1]["argv"][-1] == "--reinstall"
     assert _created(tmp_path) == []
 

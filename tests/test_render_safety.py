@@ -344,7 +344,14 @@ class Sandbox:
         self.host_python.parent.mkdir()
         _write_program(self.host_python, "#!/bin/sh\necho 3.11.9\n")
         command = self._stub(f"exit {COMMAND_EXIT}")
-        _write_program(self.template / "python", command)
+        # The env's python also answers the check of what the env holds: nothing, which
+        # is what the case's lock (no packages) asks for.
+        contents = '{"environment": {}, "installed": {}}'
+        python = self._stub(
+            f'case "${{1-}} ${{2-}}" in "-I -c") echo {q(contents)}; exit 0;; esac\n'
+            f"exit {COMMAND_EXIT}"
+        )
+        _write_program(self.template / "python", python)
         if case.first_word == "console":
             _write_program(self.template / case.first_name, command)
         elif case.first_word == "dangling":
@@ -455,10 +462,13 @@ class Outcome:
     changed: frozenset[str]  # files of the world as built whose size or mtime changed
 
     def without_uv_check(self) -> Outcome:
-        """Without `uv --version` and `uv python find`: execute's check of uv before
-        provisioning and the CLI's look-up of the interpreter when planning, no plan step."""
+        """Without `uv --version`, `uv python find` and the env's `python -I -c`: execute's
+        check of uv before provisioning, the CLI's look-up of the interpreter when planning,
+        and the check of the env's contents after provisioning; no plan steps."""
         kept = tuple(
-            i for i in self.invocations if i.args != ("--version",) and i.args[:1] != ("python",)
+            i
+            for i in self.invocations
+            if i.args != ("--version",) and i.args[:1] != ("python",) and i.args[:2] != ("-I", "-c")
         )
         return evolve(self, invocations=kept)
 

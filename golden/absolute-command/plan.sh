@@ -17,8 +17,8 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1  # a half-made or broken env in its place
-    env PATH="$uv_path" /opt/uv/bin/uv venv -p /opt/python/3.13.4/bin/python3.13 /scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1  # create-venv
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1/bin/python -r /srv/locks/pylock.toml  # install-pylock
+    env PATH="$uv_path" /opt/uv/bin/uv venv --no-config --link-mode copy -p /opt/python/3.13.4/bin/python3.13 /scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1/bin/python -r /srv/locks/pylock.toml  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1/.provisioned  # the marker last, atomically
   fi
   exec 9>&-
@@ -32,7 +32,7 @@ fi
 
 # the command; arguments given to this script are appended
 if [ -e /opt/tools/bin/report ] || [ -L /opt/tools/bin/report ]; then
-  exec env PATH="$run_path" /opt/tools/bin/report --fast "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1 /opt/tools/bin/report --fast "$@"
 else
   printf '%s\n' 'pylockenv: error: /srv/apps/demo/app.yml: command: '"'"'/opt/tools/bin/report'"'"' is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/94d3a9f6e22b08e1/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127

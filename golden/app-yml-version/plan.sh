@@ -17,9 +17,9 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61  # a half-made or broken env in its place
-    env PATH="$uv_path" APP_DIR=/srv/apps/demo APP_ID=42 'LITERAL=${HOME}' /opt/uv/bin/uv venv -p /opt/python/3.12.4/bin/python3.12 /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61  # create-venv
-    env PATH="$uv_path" APP_DIR=/srv/apps/demo APP_ID=42 'LITERAL=${HOME}' /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/bin/python -r /srv/apps/demo/locks/pylock.toml  # install-pylock
-    env PATH="$uv_path" APP_DIR=/srv/apps/demo APP_ID=42 'LITERAL=${HOME}' /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/bin/python --no-deps /srv/apps/demo/dist/demo-1.1-py3-none-any.whl  # install-local-extras
+    env PATH="$uv_path" APP_DIR=/srv/apps/demo APP_ID=42 'LITERAL=${HOME}' /opt/uv/bin/uv venv --no-config --link-mode copy -p /opt/python/3.12.4/bin/python3.12 /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61  # create-venv
+    env PATH="$uv_path" APP_DIR=/srv/apps/demo APP_ID=42 'LITERAL=${HOME}' /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/bin/python -r /srv/apps/demo/locks/pylock.toml  # install-pylock
+    env PATH="$uv_path" APP_DIR=/srv/apps/demo APP_ID=42 'LITERAL=${HOME}' /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/bin/python --no-deps /srv/apps/demo/dist/demo-1.1-py3-none-any.whl  # install-local-extras
     : > /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/.provisioned  # the marker last, atomically
   fi
   exec 9>&-
@@ -33,9 +33,9 @@ fi
 
 # the command; arguments given to this script are appended
 if [ -e /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/bin/demo-process ] || [ -L /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/bin/demo-process ]; then
-  exec env PATH="$run_path" APP_DIR=/srv/apps/demo APP_ID=42 'LITERAL=${HOME}' /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/bin/demo-process --version 1.1 --app Demo_App "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61 APP_DIR=/srv/apps/demo APP_ID=42 'LITERAL=${HOME}' /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/bin/demo-process --version 1.1 --app Demo_App "$@"
 elif [ -e demo-process ]; then
-  exec env PATH="$run_path" APP_DIR=/srv/apps/demo APP_ID=42 'LITERAL=${HOME}' /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/bin/python demo-process --version 1.1 --app Demo_App "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61 APP_DIR=/srv/apps/demo APP_ID=42 'LITERAL=${HOME}' /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/bin/python demo-process --version 1.1 --app Demo_App "$@"
 else
   printf '%s\n' 'pylockenv: error: /srv/apps/demo/app.yml: versions[0].commands.process: command: '"'"'demo-process'"'"' is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/d56eb47736bd1d61/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127

@@ -17,9 +17,9 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5  # a half-made or broken env in its place
-    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv venv -p /opt/python/3.12.4/bin/python3.12 /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5  # create-venv
-    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python -r /srv/apps/demo/locks/pylock.toml  # install-pylock
-    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python --no-deps /srv/apps/demo/dist/demo-1.0-py3-none-any.whl /home/alice/src/demo-plugins /opt/shared/helpers-2.0-py3-none-any.whl  # install-local-extras
+    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv venv --no-config --link-mode copy -p /opt/python/3.12.4/bin/python3.12 /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5  # create-venv
+    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python -r /srv/apps/demo/locks/pylock.toml  # install-pylock
+    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python --no-deps /srv/apps/demo/dist/demo-1.0-py3-none-any.whl /home/alice/src/demo-plugins /opt/shared/helpers-2.0-py3-none-any.whl  # install-local-extras
     : > /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned  # the marker last, atomically
   fi
   exec 9>&-
@@ -33,9 +33,9 @@ fi
 
 # the command; arguments given to this script are appended
 if [ -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/demo-process ] || [ -L /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/demo-process ]; then
-  exec env PATH="$run_path" DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/demo-process --input /data/in.csv "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5 DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/demo-process --input /data/in.csv "$@"
 elif [ -e demo-process ]; then
-  exec env PATH="$run_path" DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python demo-process --input /data/in.csv "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5 DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python demo-process --input /data/in.csv "$@"
 else
   printf '%s\n' 'pylockenv: error: /srv/apps/demo/app.yml: commands.process: command: '"'"'demo-process'"'"' is neither a console script in /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127

@@ -16,15 +16,15 @@ mkdir -m 700 /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2
 trap 'rm -rf /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468' EXIT  # ephemeral: removed whatever happens
 exec 8</scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468
 $flock -s 8  # the env's directory lock, held while it lives: gc leaves it alone
-env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv venv -p /opt/python/3.12.4/bin/python3.12 /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468  # create-venv
-env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python -r /srv/apps/demo/locks/pylock.toml --reinstall  # install-pylock
-env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python --no-deps --reinstall /srv/apps/demo/dist/demo-1.0-py3-none-any.whl /home/alice/src/demo-plugins /opt/shared/helpers-2.0-py3-none-any.whl  # install-local-extras
+env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv venv --no-config --link-mode copy -p /opt/python/3.12.4/bin/python3.12 /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468  # create-venv
+env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python -r /srv/apps/demo/locks/pylock.toml --reinstall  # install-pylock
+env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python --no-deps --reinstall /srv/apps/demo/dist/demo-1.0-py3-none-any.whl /home/alice/src/demo-plugins /opt/shared/helpers-2.0-py3-none-any.whl  # install-local-extras
 
 # the command; arguments given to this script are appended
 if [ -e /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ] || [ -L /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process ]; then
-  env PATH="$run_path" DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process --input /data/in.csv "$@"
+  env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468 DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/demo-process --input /data/in.csv "$@"
 elif [ -e demo-process ]; then
-  env PATH="$run_path" DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python demo-process --input /data/in.csv "$@"
+  env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468 DATA_PATH=/data LOG_LEVEL=debug /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin/python demo-process --input /data/in.csv "$@"
 else
   printf '%s\n' 'pylockenv: error: /srv/apps/demo/app.yml: commands.process: command: '"'"'demo-process'"'"' is neither a console script in /scratch/alice/cache/bfabric_app_runner/ephemeral/env_3f9a1c0d5e7b2468/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127

@@ -20,8 +20,8 @@ if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ] |
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ] || [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python ]; then
     rm -rf /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # a half-made or broken env in its place
-    env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv venv -p /opt/python/3.11.4/bin/python3.11 /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # create-venv
-    env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv pip install -p /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
+    env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv venv --no-config --link-mode copy -p /opt/python/3.11.4/bin/python3.11 /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # create-venv
+    env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
     : > /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned.tmp && mv /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned.tmp /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned  # the marker last, atomically
   fi
   exec 9>&-
@@ -35,7 +35,7 @@ fi
 
 # the command; arguments given to this script are appended
 if [ -e /opt/x=y/bin/report ] || [ -L /opt/x=y/bin/report ]; then
-  exec env PATH="$run_path" -i=1 'GREETING=it'"'"'s $HOME' "$nice" -n 0 -- /opt/x=y/bin/report --fast '$(: > PWNED)' '`: > PWNED`' "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf -i=1 'GREETING=it'"'"'s $HOME' "$nice" -n 0 -- /opt/x=y/bin/report --fast '$(: > PWNED)' '`: > PWNED`' "$@"
 else
   printf '%s\n' "$v1" >&2
   exit 127

@@ -17,8 +17,8 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94  # a half-made or broken env in its place
-    env PATH="$uv_path" /opt/uv/bin/uv venv -p /opt/python/3.13.4/bin/python3.13 /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94  # create-venv
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
+    env PATH="$uv_path" /opt/uv/bin/uv venv --no-config --link-mode copy -p /opt/python/3.13.4/bin/python3.13 /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94/.provisioned  # the marker last, atomically
   fi
   exec 9>&-
@@ -31,4 +31,4 @@ if true 2>/dev/null >>/scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294
 fi
 
 # the command; arguments given to this script are appended
-exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/python -m demo.process "$@"
+exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94 /scratch/alice/cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/python -m demo.process "$@"

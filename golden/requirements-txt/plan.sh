@@ -17,8 +17,8 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5  # a half-made or broken env in its place
-    env PATH="$uv_path" /opt/uv/bin/uv venv -p /opt/python/3.11.4/bin/python3.11 /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5  # create-venv
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python -r /srv/apps/demo/requirements.txt  # install-pylock
+    env PATH="$uv_path" /opt/uv/bin/uv venv --no-config --link-mode copy -p /opt/python/3.11.4/bin/python3.11 /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python -r /srv/apps/demo/requirements.txt  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned  # the marker last, atomically
   fi
   exec 9>&-
@@ -31,4 +31,4 @@ if true 2>/dev/null >>/scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f7
 fi
 
 # the command; arguments given to this script are appended
-exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python -m demo "$@"
+exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5 /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python -m demo "$@"

@@ -17,9 +17,9 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5  # a half-made or broken env in its place
-    env PATH="$uv_path" /opt/uv/bin/uv venv -p /opt/python/3.13.4/bin/python3.13 /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5  # create-venv
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5/bin/python -r /home/alice/locks/pylock.toml  # install-pylock
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5/bin/python --no-deps /home/alice/wheels/demo-1.0-py3-none-any.whl  # install-local-extras
+    env PATH="$uv_path" /opt/uv/bin/uv venv --no-config --link-mode copy -p /opt/python/3.13.4/bin/python3.13 /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5/bin/python -r /home/alice/locks/pylock.toml  # install-pylock
+    env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5/bin/python --no-deps /home/alice/wheels/demo-1.0-py3-none-any.whl  # install-local-extras
     : > /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5/.provisioned  # the marker last, atomically
   fi
   exec 9>&-
@@ -32,4 +32,4 @@ if true 2>/dev/null >>/scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1
 fi
 
 # the command; arguments given to this script are appended
-exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5/bin/python -m demo "$@"
+exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5 /scratch/alice/cache/bfabric_app_runner/envs/10c3ee5246ea1cb5/bin/python -m demo "$@"

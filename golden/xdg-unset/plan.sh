@@ -17,8 +17,8 @@ if [ ! -e /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/.provision
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/.provisioned ] || [ ! -e /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/python ]; then
     rm -rf /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94  # a half-made or broken env in its place
-    env PATH="$uv_path" /opt/uv/bin/uv venv -p /opt/python/3.13.4/bin/python3.13 /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94  # create-venv
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
+    env PATH="$uv_path" /opt/uv/bin/uv venv --no-config --link-mode copy -p /opt/python/3.13.4/bin/python3.13 /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install --no-config --link-mode copy -p /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
     : > /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/.provisioned.tmp && mv /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/.provisioned.tmp /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/.provisioned  # the marker last, atomically
   fi
   exec 9>&-
@@ -32,9 +32,9 @@ fi
 
 # the command; arguments given to this script are appended
 if [ -e /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/demo-process ] || [ -L /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/demo-process ]; then
-  exec env PATH="$run_path" /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/demo-process "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94 /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/demo-process "$@"
 elif [ -e demo-process ]; then
-  exec env PATH="$run_path" /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/python demo-process "$@"
+  exec env -u CONDA_PREFIX -u PYTHONHOME PATH="$run_path" VIRTUAL_ENV=/home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94 /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin/python demo-process "$@"
 else
   printf '%s\n' 'pylockenv: error: /srv/apps/demo/app.yml: command: '"'"'demo-process'"'"' is neither a console script in /home/alice/.cache/bfabric_app_runner/envs/c67df6e8ef294d94/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.' >&2
   exit 127

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 
+from ..facts import absolute
 from .base import Command, Invocation, lock_timeout_argument, progress_of
 from .spec_arguments import add_spec_arguments, spec_from_arguments
 
@@ -43,7 +43,7 @@ def _run(invocation: Invocation) -> int:
     if ns.json and not ns.print_plan:
         invocation.parser.error("--json goes with --print-plan")
     spec = spec_from_arguments(invocation)
-    spec_path = None if ns.spec is None else os.path.abspath(ns.spec)
+    spec_path = None if ns.spec is None else absolute(ns.spec)
     the_plan, facts = plan_with_facts(
         spec, uv=invocation.uv, spec_path=spec_path, name=ns.name, may_download=not ns.print_plan
     )
