@@ -26,7 +26,7 @@ from .plan_rules import short_digest
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
     from .planning import Plan
@@ -34,13 +34,15 @@ if TYPE_CHECKING:
     # (check, path, argv): how one way to start the command is tested, then started.
     Candidate = tuple[str, str | None, tuple[str, ...]]
 
-PLAN_FILE_VERSION = 2
+PLAN_FILE_VERSION = 3
 # The fingerprint of each version's data form. Version 1 (pylockenv before this
 # table) had `run.script`, `script_argv`, `python_argv` and a record without `cwd`
-# for a spec file's plan.
-PLAN_SCHEMAS = {2: "b1194c2c0536a299"}
+# for a spec file's plan; version 2 had no `run.shell_syntax_warning`, and its kept
+# plans no `kept_for`.
+PLAN_SCHEMAS = {2: "b1194c2c0536a299", 3: "7b8df64082843f99"}
 VERSION_KEY = "plan_file_version"
 MADE_FROM_KEY = "made_from"
+KEPT_FOR_KEY = "kept_for"
 # A plan is a few kilobytes; a file far larger than this is no plan file.
 PLAN_FILE_SIZE_LIMIT = 1 << 20
 
@@ -123,21 +125,29 @@ def parse_plan_file(data: bytes, where: str) -> tuple[dict[str, Any], dict[str, 
 # --- the kept plan (marshal) and its light view ---------------------------------------------
 
 
-def encode_kept_plan(plan_data: Mapping[str, Any], made_from: Mapping[str, Any]) -> bytes:
-    """A plan kept for warm runs: marshal data, which the warm path reads without json."""
-    return marshal.dumps(
-        {VERSION_KEY: PLAN_FILE_VERSION, "plan": dict(plan_data), MADE_FROM_KEY: dict(made_from)}
-    )
+def encode_kept_plan(
+    plan_data: Mapping[str, Any], made_from: Mapping[str, Any], kept_for: Sequence[str]
+) -> bytes:
+    """A plan kept for warm runs: marshal data, which the warm path reads without json,
+    with the command line it is kept for (`kept_plan_words`)."""
+    document = {VERSION_KEY: PLAN_FILE_VERSION, "plan": dict(plan_data)}
+    document |= {MADE_FROM_KEY: dict(made_from), KEPT_FOR_KEY: tuple(kept_for)}
+    return marshal.dumps(document)
 
 
-def decode_kept_plan(data: bytes) -> tuple[LightPlan, dict[str, Any]] | None:
+def decode_kept_plan(
+    data: bytes, kept_for: Sequence[str] | None = None
+) -> tuple[LightPlan, dict[str, Any]] | None:
     """The plan and its record from a kept plan; None when `data` is not one of this
-    version whose every value the warm path reads has its type (damage of any shape)."""
+    version whose every value the warm path reads has its type (damage of any shape), or,
+    given `kept_for`, is kept for another command line (a name shared by two digests)."""
     try:
         document = marshal.loads(data)
     except (EOFError, ValueError, TypeError):
         return None
     if not isinstance(document, dict) or document.get(VERSION_KEY) != PLAN_FILE_VERSION:
+        return None
+    if kept_for is not None and document.get(KEPT_FOR_KEY) != tuple(kept_for):
         return None
     plan, made_from = light_plan(document.get("plan")), document.get(MADE_FROM_KEY)
     if plan is None or not isinstance(made_from, dict):
@@ -161,6 +171,7 @@ class LightPlan:
         "mode",
         "path_value",
         "set_env",
+        "shell_syntax_warning",
         "source",
         "words",
     )
@@ -181,6 +192,7 @@ class LightPlan:
         )
         self.path_value: str = run["env"]["path_value"]
         self.set_env: dict[str, str] = dict(run["env"]["set_env"])
+        self.shell_syntax_warning: str | None = run["shell_syntax_warning"]
 
 
 _STRINGS = ("source", "mode", "env_hash", "hash_input", "cache_root", "env_path", "marker_path")
@@ -205,6 +217,8 @@ def light_plan(data: object) -> LightPlan | None:
     ):
         return None
     if not _is_words(run.get("words")) or not isinstance(candidates, list | tuple):
+        return None
+    if not _is_str_or_none(run.get("shell_syntax_warning", 0)):
         return None
     for candidate in candidates:
         if not isinstance(candidate, dict):
@@ -231,24 +245,28 @@ def _is_words(value: object) -> bool:
 # --- which plans are kept, and under which name ---------------------------------------------
 
 
-def plan_is_kept(mode: str, source_file: str | None) -> bool:
+def plan_is_kept(mode: str) -> bool:
     """Whether a plan that has run is kept for warm runs: only a cached env's (an
-    ephemeral env is made for one run) made from a file the warm path can name
-    (`source_file`: a spec file or plan file; a spec given by flags is never looked up)."""
-    return mode == "cached" and source_file is not None
+    ephemeral env is made for one run), whatever form the command line gave it in."""
+    return mode == "cached"
 
 
-def kept_plan_key(verb: str, source_file: str, name: str | None, cwd: str) -> str:
-    """The name under which the warm path keeps the plan of `run SPEC [NAME]` or of
-    `apply PLAN` (`verb`, the absolute path of SPEC or PLAN as `source_file`) made in `cwd`.
+def kept_plan_words(
+    verb: str, source_file: str | None, name: str | None, cwd: str, given: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """What names a kept plan: the subcommand (`verb`: run or apply), the absolute path
+    of SPEC or PLAN (`source_file`; None for a spec given by flags), NAME, the working
+    directory and the spec's flags as `shell.warm.given_flags` spells them (`given`:
+    --pylock, --command, ... or an app.yml's --app-*)."""
+    return (verb, source_file or "", "" if name is None else f"={name}", cwd, *given)
 
-    16 hex digits of SHA-256 (the module the layout check loads anyway): a collision
-    only costs speed, since the kept plan records the file, name and working
-    directory it belongs to and is stale for any other.
-    """
-    words = "\0".join([verb, source_file, "" if name is None else f"={name}", cwd])
-    data = words.encode("utf-8", "surrogateescape")
-    return short_digest(data)
+
+def kept_plan_key(words: Sequence[str]) -> str:
+    """The name under which the warm path keeps the plan of the command line `words`
+    (`kept_plan_words`): 16 hex digits of SHA-256 (the module the layout check loads
+    anyway). The kept plan records its words, so a name two command lines share only
+    costs speed. No word holds a NUL (argv cannot), so the joined text names one line."""
+    return short_digest("\0".join(words).encode("utf-8", "surrogateescape"))
 
 
 # --- the data form's fingerprint ------------------------------------------------------------
