@@ -1,12 +1,14 @@
-"""Warm CLI: `pylockenv run SPEC NAME` and `pylockenv apply plan.json` against the env's python.
+"""Warm CLI: `pylockenv run SPEC NAME`, `run --pylock P --command C ...` and `apply plan.json`
+against the env's python.
 
 Usage: python bench/warm_cli.py [--quick] [REPEATS]   (default 40, quick 10;
-targets: run <= 3.5x, apply <= 3.0x, no launcher process)
+targets: run by flags <= 3.5x, run SPEC NAME and apply <= 2.0x, no launcher process)
 
 The command is `-c pass`. The env is provisioned by the spec's first run,
 untimed, so every measured run is a later run of a spec seen before (the warm
-path). Every row runs as a child process of this script, interleaved, output
-discarded; the ratios compare each row with the last one. The indented rows
+path). The run by flags names the same pylock and local extra by absolute path
+(the same env). Every row runs as a child process of this script, interleaved,
+output discarded; the ratios compare each row with the last one. The indented rows
 say where the time goes: a run when PYLOCKENV_UV is not set (pylockenv looks
 for its bundled uv, as an installed pylockenv does by default; a spec file of
 its own, so that each row keeps its own stored plan), pylockenv's interpreter
@@ -45,8 +47,9 @@ from benchkit import (
     table,
 )
 
-TARGET_RUN = 3.5
-TARGET_APPLY = 3.0
+TARGET_FLAGS = 3.5
+TARGET_RUN = 2.0
+TARGET_APPLY = 2.0
 HEAVY = ("yaml", "attrs", "cattrs", "filelock", "subprocess")
 PID_CHECKS = 5
 
@@ -70,6 +73,17 @@ def launcher_report(argv: Sequence[str], env: Mapping[str, str]) -> str:
     return f"{verdict} (the command had the pid started: {PID_CHECKS - left} of {PID_CHECKS} runs)"
 
 
+def flags_of(spec: Path, command: str) -> list[str]:
+    """`run` by flags of the spec's env: its pylock and local extras, by absolute path."""
+    extras = sorted((spec.parent / "wheels").glob("bench_app_*.whl"))
+    pylock = ["--pylock", str(spec.parent / "pylock.toml"), "--command", command]
+    return [
+        "run",
+        *pylock,
+        *(word for wheel in extras for word in ("--local-extra-dep", str(wheel))),
+    ]
+
+
 def main(count: int) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-warm-cli-") as tmp:
         work = Path(tmp)
@@ -91,9 +105,17 @@ def main(count: int) -> int:
                 [pylockenv, "run", str(other_spec), APP_NAME],
                 default_env,
             ),
+            "pylockenv run --pylock P --command C ...": (
+                [pylockenv, *flags_of(spec, "-c pass")],
+                env,
+            ),
         }
         pid_checks: dict[str, list[str] | str] = {
-            "pylockenv run SPEC NAME": [pylockenv, "run", str(spec), PID_NAME]
+            "pylockenv run SPEC NAME": [pylockenv, "run", str(spec), PID_NAME],
+            "pylockenv run --pylock P --command C ...": [
+                pylockenv,
+                *flags_of(spec, "-c 'import os; print(os.getpid())'"),
+            ],
         }
         if has_command(pylockenv, "apply"):
             plans = {}
@@ -130,7 +152,8 @@ def main(count: int) -> int:
         }
     print(
         f"warm CLI, {count} interleaved repetitions each "
-        f"(targets: run <= {TARGET_RUN:g}x, apply <= {TARGET_APPLY:g}x)"
+        f"(targets: run by flags <= {TARGET_FLAGS:g}x, run SPEC NAME <= {TARGET_RUN:g}x, "
+        f"apply <= {TARGET_APPLY:g}x)"
     )
     results = {name: row if isinstance(row, str) else times[name] for name, row in rows.items()}
     print(table(results, baseline="<env>/bin/python -c pass"))

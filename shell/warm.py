@@ -21,7 +21,7 @@ import fcntl
 import os
 import sys
 
-from pylockenv.core.layout import EnvLayout, cache_layout
+from pylockenv.core.layout import PLANS_DIR, EnvLayout, cache_layout
 from pylockenv.core.made_from import what_changed
 from pylockenv.core.plan_format import (
     PLAN_FILE_SIZE_LIMIT,
@@ -31,8 +31,9 @@ from pylockenv.core.plan_format import (
 )
 from pylockenv.core.plan_rules import layout_problem
 
-from .cachefiles import CacheFileError, env_is_ready, read_cache_file
+from .cachefiles import CacheFileError, env_is_ready, open_cache_dir, open_lock, read_cache_file
 from .envlocks import open_in_use, try_flock
+from .errors import EXIT_SIGNAL_BASE
 from .facts import gather_again, host_record
 from .process_env import command_start
 
@@ -40,6 +41,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from pylockenv.core.layout import CacheLayout
     from pylockenv.core.plan_format import LightPlan
 
 QUIET = ("-q", "--quiet")
@@ -140,16 +142,24 @@ def given_flags(verb: str, ns: object) -> list[str]:
     return words
 
 
+def _cache() -> CacheLayout:
+    host = host_record()
+    return cache_layout(xdg_cache_home=host["xdg_cache_home"], home=host["home"] or "/")
+
+
 def stored_plan_path(words: Sequence[str]) -> str:
     """Where the plan of the command line `words` (`core.plan_format.kept_plan_words`) is
     kept."""
-    host = host_record()
-    cache = cache_layout(xdg_cache_home=host["xdg_cache_home"], home=host["home"] or "/")
-    return cache.stored_plan(kept_plan_key(words))
+    return _cache().stored_plan(kept_plan_key(words))
 
 
 def try_warm_path(argv: Sequence[str]) -> None:
-    """Exec the command if `argv` asks for a fresh plan whose env is ready; else return."""
+    """Exec the command if `argv` asks for a fresh plan whose env is ready; else return.
+
+    On a miss, the run holds the plan's lock (`CacheLayout.plan_lock`) until it starts
+    the command, so that runs of the same command line meanwhile wait on it here, with
+    light imports, and then find the plan it kept (the full path loads once, not once
+    per run: eight cold runs at once provision and plan once)."""
     parsed = parse_warm_arguments(argv)
     if parsed is None or not _standard_streams_open():
         return
@@ -157,10 +167,17 @@ def try_warm_path(argv: Sequence[str]) -> None:
     source = os.path.abspath(positionals[0]) if positionals else None
     name = positionals[1] if len(positionals) > 1 else None
     words = kept_plan_words(verb, source, name, os.getcwd(), given)
+    cache, key = _cache(), kept_plan_key(words)
+    _run_kept_plan(cache.stored_plan(key), words, extra, quiet=quiet)
+    if _hold_plan_lock(cache, key, quiet=quiet):
+        _run_kept_plan(cache.stored_plan(key), words, extra, quiet=quiet)
+
+
+def _run_kept_plan(path: str, words: Sequence[str], extra: Sequence[str], *, quiet: bool) -> None:
+    """Exec the command of the plan kept at `path` for `words`, if it is fresh and its env
+    ready; else return."""
     try:
-        data = read_cache_file(  # never through a link at plans/
-            stored_plan_path(words), PLAN_FILE_SIZE_LIMIT, levels=1
-        )
+        data = read_cache_file(path, PLAN_FILE_SIZE_LIMIT, levels=1)  # never through a link
     except (OSError, CacheFileError):
         return
     kept = None if data is None else decode_kept_plan(data, words)
@@ -176,6 +193,54 @@ def try_warm_path(argv: Sequence[str]) -> None:
         exec_if_ready(plan, extra, quiet=quiet)
     except (ValueError, OSError, CacheFileError):
         return  # a value exec refuses, or a disk that said no: the full path reports it
+
+
+# The plan lock this process holds (at most one descriptor, close-on-exec: the command
+# does not inherit it, so starting the command releases it).
+_held_plan_lock: list[int] = []
+
+
+def _hold_plan_lock(cache: CacheLayout, key: str, *, quiet: bool) -> bool:
+    """Take the lock of the plan `key` for this process, waiting for the run that holds
+    it (saying so, unless `quiet`); whether it had to wait (that run may have kept the
+    plan since). A cache where the lock cannot be made (read-only, a link at plans/)
+    only costs the wait: the run goes on without it."""
+    try:
+        plans = open_cache_dir(cache.root, PLANS_DIR, create=True)
+        try:
+            fd = open_lock(cache.plan_lock(key), dir_fd=plans)  # never through a link
+        finally:
+            os.close(plans)
+    except (OSError, CacheFileError):
+        return False
+    if fd is None:
+        return False
+    _held_plan_lock.append(fd)
+    if try_flock(fd, fcntl.LOCK_EX):
+        return False
+    try:  # Ctrl-C from the moment the wait is said
+        if not quiet:
+            sys.stderr.write(
+                "pylockenv: waiting for another pylockenv that runs the same command to make "
+                f"its env ready ({cache.plan_lock(key)})\n"
+            )
+            sys.stderr.flush()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except KeyboardInterrupt:
+        import signal  # only here: a bare interpreter has not loaded it
+
+        sys.stderr.write("pylockenv: interrupted\n")
+        raise SystemExit(EXIT_SIGNAL_BASE + signal.SIGINT) from None
+    except OSError:
+        release_plan_lock()  # a file system that cannot lock: as without the lock
+    return True
+
+
+def release_plan_lock() -> None:
+    """Let the runs waiting on this process's plan lock go on: for a plan that is not kept
+    (an ephemeral env's), once it is made. Starting the command releases it anyway."""
+    while _held_plan_lock:
+        os.close(_held_plan_lock.pop())
 
 
 def _standard_streams_open() -> bool:

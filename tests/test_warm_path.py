@@ -27,10 +27,11 @@ import pytest
 from attrs import frozen
 from builders import PY_VERSION, make_app, probe_report
 from damage import marshal_values, places, replaced
-from harness import CacheDir, process_environ, run_pylockenv
+from harness import CacheDir, process_environ, pylockenv_argv, run_pylockenv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pylockenv.core.plan_format import kept_plan_key, kept_plan_words
 from pylockenv.shell.warm import WARM_FORMS, given_flags, parse_warm_arguments
 
 # Runs the `pylockenv` console script's main() under an audit hook and writes what it saw
@@ -669,3 +670,106 @@ def test_the_warm_path_reads_the_forms_it_is_for() -> None:
         ["apply", "plan.json", "--env", "A=1"],
     ):
         assert parse_warm_arguments(refused) is None, refused
+
+
+# --- runs of one command line at once: one plans and provisions, the others wait lightly ----
+
+
+def _audited_crowd(
+    environ: Mapping[str, str], tmp_path: Path, args: list[str], count: int
+) -> list[dict[str, Any]]:
+    """Start `count` audited runs of `pylockenv ARGS` at once; what each saw, once all end."""
+    reports = [tmp_path / f"crowd-{i}.json" for i in range(count)]
+    jobs = [
+        subprocess.Popen(
+            [sys.executable, "-c", AUDITED_RUN, str(report), *args],
+            env=dict(environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for report in reports
+    ]
+    outcomes = [(job.communicate(timeout=120)[1], job.returncode) for job in jobs]
+    assert [code for _, code in outcomes] == [0] * count, outcomes
+    seen = [json.loads(report.read_text()) for report in reports]
+    for each, (stderr, _) in zip(seen, outcomes, strict=True):
+        each["stderr"] = stderr
+    return seen
+
+
+def test_runs_of_one_command_line_at_once_load_the_full_path_once(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    spec = make_app(tmp_path, command="-c pass", local_extra=True)
+
+    crowd = _audited_crowd(environ, tmp_path, ["run", str(spec)], 4)
+
+    full = [seen for seen in crowd if not is_warm(seen)]
+    assert len(full) == 1  # the one that planned and provisioned ...
+    waited = [seen for seen in crowd if is_warm(seen)]
+    assert all(set(seen["modules"]) == WARM_MODULES for seen in waited)  # ... the rest ran warm
+    [env_dir] = CacheDir(tmp_path / "xdg").env_dirs()
+    assert all(seen["started"][-1] == [f"{env_dir}/bin/python", "-c", "pass"] for seen in crowd)
+    said = [seen for seen in waited if "waiting for another pylockenv" in seen["stderr"]]
+    assert all("reusing" in seen["stderr"] for seen in said)
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["said", "quiet"])
+def test_a_run_waiting_for_the_plan_lock_says_so_and_goes_on_when_it_is_free(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir, quiet: bool
+) -> None:
+    spec = make_app(tmp_path / "app", command="-c pass")
+    key = kept_plan_key(kept_plan_words("run", str(spec), None, str(tmp_path)))
+    plans = cache.root / "plans"
+    plans.mkdir(parents=True)
+    lock = plans / f"{key}.plan.lock"
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "1"])  # as a run making the plan
+    try:
+        while not lock.exists():
+            pass
+        done = run_pylockenv(environ, *(["-q"] if quiet else []), "run", str(spec), cwd=tmp_path)
+    finally:
+        holder.wait()
+    assert done.returncode == 0, done.stderr
+    if quiet:
+        assert done.stderr == ""
+    else:
+        said = done.stderr.splitlines()[0]
+        assert said == (
+            "pylockenv: waiting for another pylockenv that runs the same command to make its "
+            f"env ready ({lock})"
+        )
+
+
+def test_a_run_waiting_for_the_plan_lock_can_be_interrupted(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir
+) -> None:
+    import signal
+    import time
+
+    spec = make_app(tmp_path / "app", command="-c pass")
+    key = kept_plan_key(kept_plan_words("run", str(spec), None, str(tmp_path)))
+    plans = cache.root / "plans"
+    plans.mkdir(parents=True)
+    lock = plans / f"{key}.plan.lock"
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "30"])
+    try:
+        while not lock.exists():
+            time.sleep(0.01)
+        waiting = subprocess.Popen(
+            pylockenv_argv("run", str(spec)),
+            env=environ,
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert waiting.stderr is not None
+        assert "waiting for another pylockenv" in waiting.stderr.readline()
+        waiting.send_signal(signal.SIGINT)
+        rest = waiting.communicate(timeout=30)[1]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert waiting.returncode == 130
+    assert rest == "pylockenv: interrupted\n"

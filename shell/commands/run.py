@@ -34,9 +34,11 @@ def warn_of_shell_syntax(plan: Plan, invocation: Invocation) -> None:
 
 
 def _run(invocation: Invocation) -> int:
+    from pylockenv.core.plan_format import plan_is_kept
+
     from ..plan_files import plan_document, plan_with_facts, store_plan
     from ..run_plan import exec_plan
-    from ..warm import given_flags
+    from ..warm import given_flags, release_plan_lock
 
     ns = invocation.ns
     if ns.json and not ns.print_plan:
@@ -44,6 +46,8 @@ def _run(invocation: Invocation) -> int:
     spec = spec_from_arguments(invocation)
     spec_path = None if ns.spec is None else os.path.abspath(ns.spec)
     the_plan, facts = plan_with_facts(spec, uv=invocation.uv, spec_path=spec_path, name=ns.name)
+    if not plan_is_kept(the_plan.mode):
+        release_plan_lock()  # no plan will be kept: the runs waiting for one need not wait
     warn_of_shell_syntax(the_plan, invocation)
     if ns.print_plan:
         from pylockenv.core.render import render_shell
