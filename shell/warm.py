@@ -21,7 +21,8 @@ import fcntl
 import os
 import sys
 
-from pylockenv.core.layout import PLANS_DIR, EnvLayout, cache_layout
+from pylockenv.core.errors import PylockenvError
+from pylockenv.core.layout import LOCK_SUFFIX, PLANS_DIR, EnvLayout, cache_layout
 from pylockenv.core.made_from import what_changed
 from pylockenv.core.plan_format import (
     PLAN_FILE_SIZE_LIMIT,
@@ -196,8 +197,10 @@ def _run_kept_plan(path: str, words: Sequence[str], extra: Sequence[str], *, qui
 
 
 # The plan lock this process holds (at most one descriptor, close-on-exec: the command
-# does not inherit it, so starting the command releases it).
+# does not inherit it, so starting the command releases it), and what taking it made
+# (the lock file, plans/ and the cache's directories, deepest first) where nothing was.
 _held_plan_lock: list[int] = []
+_made_for_the_lock: list[str] = []
 
 
 def _hold_plan_lock(cache: CacheLayout, key: str, *, quiet: bool) -> bool:
@@ -205,17 +208,26 @@ def _hold_plan_lock(cache: CacheLayout, key: str, *, quiet: bool) -> bool:
     it (saying so, unless `quiet`); whether it had to wait (that run may have kept the
     plan since). A cache where the lock cannot be made (read-only, a link at plans/)
     only costs the wait: the run goes on without it."""
+    lock, missing = cache.plan_lock(key), []
+    directory = cache.plans_dir
+    while not os.path.lexists(directory) and directory != os.path.dirname(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    made = [lock] if missing or not os.path.lexists(lock) else []
     try:
         plans = open_cache_dir(cache.root, PLANS_DIR, create=True)
         try:
-            fd = open_lock(cache.plan_lock(key), dir_fd=plans)  # never through a link
+            fd = open_lock(lock, dir_fd=plans)  # never through a link
         finally:
             os.close(plans)
-    except (OSError, CacheFileError):
+    except (OSError, PylockenvError):  # a cache that cannot be made: the full path says so
+        _made_for_the_lock[:] = [*made, *missing]
+        forget_plan_lock()
         return False
     if fd is None:
         return False
     _held_plan_lock.append(fd)
+    _made_for_the_lock[:] = [*made, *missing]
     if try_flock(fd, fcntl.LOCK_EX):
         return False
     try:  # Ctrl-C from the moment the wait is said
@@ -241,6 +253,25 @@ def release_plan_lock() -> None:
     (an ephemeral env's), once it is made. Starting the command releases it anyway."""
     while _held_plan_lock:
         os.close(_held_plan_lock.pop())
+    _made_for_the_lock.clear()  # the run goes on: what it made is the cache's now
+
+
+def forget_plan_lock() -> None:
+    """Release the plan lock of a run that failed, and remove what taking it made where
+    nothing was (a run refused for its input leaves nothing on disk); a directory
+    something else has been put in since stays. A run waiting on the removed file
+    then holds a lock nobody else takes: that only costs a second planning."""
+    while _held_plan_lock:
+        os.close(_held_plan_lock.pop())
+    for path in _made_for_the_lock:
+        try:
+            if path.endswith(LOCK_SUFFIX):
+                os.unlink(path)
+            else:
+                os.rmdir(path)
+        except OSError:
+            break  # in use, or not ours any more: what lies above it is not empty either
+    _made_for_the_lock.clear()
 
 
 def _standard_streams_open() -> bool:
