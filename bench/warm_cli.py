@@ -12,8 +12,9 @@ output discarded; the ratios compare each row with the last one. The indented ro
 say where the time goes: a run when PYLOCKENV_UV is not set (pylockenv looks
 for its bundled uv, as an installed pylockenv does by default; a spec file of
 its own, so that each row keeps its own stored plan), pylockenv's interpreter
-importing the libraries a warm run should not need, and that interpreter
-starting with nothing to do, the floor of any launcher written in Python.
+importing the libraries a warm run should not need, that interpreter
+starting with nothing to do, and that interpreter exec'ing the env's python
+-c pass at once: the floor of any launcher written in Python that execs.
 
 `apply` runs the JSON plan printed by `pylockenv run SPEC NAME --print-plan --json`;
 where this pylockenv has no `apply` command its rows say so.
@@ -52,6 +53,9 @@ TARGET_RUN = 2.0
 TARGET_APPLY = 2.0
 HEAVY = ("yaml", "attrs", "cattrs", "filelock", "subprocess")
 PID_CHECKS = 5
+# The floor of a launcher written in Python that execs the command: its interpreter's
+# start, then the command's (a warm run does this plus reading and checking its plan).
+EXEC_ONLY = "import os; os.execv({python!r}, [{python!r}, '-c', 'pass'])"
 
 
 def launcher_left(argv: Sequence[str], env: Mapping[str, str]) -> bool:
@@ -133,6 +137,10 @@ def main(count: int) -> int:
                 env,
             ),
             "  pylockenv's python -c pass": ([str(bin_dir / "python"), "-c", "pass"], env),
+            "  pylockenv's python exec'ing <env>/bin/python -c pass": (
+                [str(bin_dir / "python"), "-c", EXEC_ONLY.format(python=python)],
+                env,
+            ),
             "<env>/bin/python -c pass": ([python, "-c", "pass"], env),
         }
         measured = {name: row for name, row in rows.items() if not isinstance(row, str)}

@@ -230,6 +230,24 @@ def light_plan(data: object) -> LightPlan | None:
     return LightPlan(data, run)
 
 
+_LIGHT_KEYS = (*_STRINGS, "lock_path", "in_use_path")
+
+
+def light_view(plan: Plan) -> LightPlan:
+    """The LightPlan of a `Plan` itself: what `light_plan(plan_to_data(plan))` gives,
+    without converting the whole plan to plain data (`execute` reads it on every run)."""
+    run = plan.run
+    return LightPlan(
+        {key: getattr(plan, key) for key in _LIGHT_KEYS},
+        {
+            "words": run.words,
+            "candidates": [(c.check, c.path, c.argv) for c in run.candidates],
+            "env": {"path_value": run.env.path_value, "set_env": run.env.set_env},
+            "shell_syntax_warning": run.shell_syntax_warning,
+        },
+    )
+
+
 def _is_str_or_none(value: object) -> bool:
     return value is None or isinstance(value, str)
 

@@ -27,12 +27,14 @@ from pylockenv.core.made_from import HOST_FACTS, what_changed
 from pylockenv.core.plan_format import (
     PLAN_FILE_VERSION,
     PLAN_SCHEMAS,
+    LightPlan,
     PlanFileError,
     decode_kept_plan,
     encode_kept_plan,
     kept_plan_key,
     kept_plan_words,
     light_plan,
+    light_view,
     plan_from_data,
     plan_is_kept,
     plan_to_data,
@@ -338,6 +340,16 @@ def test_a_kept_plan_reads_back_as_its_light_view() -> None:
     )
     assert light.candidates == tuple((c.check, c.path, c.argv) for c in the_plan.run.candidates)
     assert light.set_env == the_plan.run.env.set_env
+
+
+@pytest.mark.parametrize("name", case_names())
+def test_a_plans_light_view_is_the_light_plan_of_its_data(name: str) -> None:
+    the_plan = plan_case(name)
+    viewed, read = light_view(the_plan), light_plan(plan_to_data(the_plan))
+    assert read is not None
+    assert {k: getattr(viewed, k) for k in LightPlan.__slots__} == {
+        k: getattr(read, k) for k in LightPlan.__slots__
+    }
 
 
 @pytest.mark.parametrize("name", case_names())
