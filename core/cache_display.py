@@ -61,6 +61,10 @@ def env_to_dict(env: EnvObservation, *, this_host: str) -> dict[str, Any]:
         "in_use": env.in_use,
         "path": env.path,
         "python_version": env.python_version,
+        "python_requested": None
+        if env.provenance is None
+        else env.provenance.python_version_requested,
+        "interpreter": None if env.provenance is None else env.provenance.interpreter,
         "pylock": env.pylock,
         "size_bytes": None if env.usage is None else env.usage.total,
         "freed_bytes": None if env.usage is None else env.usage.freed,
@@ -105,7 +109,7 @@ def render_env_table(
                 env_state(env, this_host=this_host)
                 + (", in use" if env.in_use and env.kind == "cached" else ""),
                 printable(env.host) if env.host is not None else "-",
-                printable(env.python_version or "-"),
+                _python_cell(env),
                 format_size(None if env.usage is None else env.usage.total),
                 format_size(None if env.usage is None else env.usage.freed),
                 "-" if env.created is None else iso_utc(env.created)[:16].replace("T", " "),
@@ -183,7 +187,16 @@ def render_show(
         lines.append(f"env {printable(env.name)} ({env.kind}): {described['state']}")
         lines += [
             f"  {key.replace('_', ' ')}: {shown_value(described[key])}"
-            for key in ("path", "host", "python_version", "created", "last_used", "in_use")
+            for key in (
+                "path",
+                "host",
+                "python_version",
+                "python_requested",
+                "interpreter",
+                "created",
+                "last_used",
+                "in_use",
+            )
         ]
         lines.append(f"  size: {_bytes(described['size_bytes'], described['freed_bytes'])}")
     lines.append(f"{verdict[0]}: {verdict[1]}")
@@ -201,6 +214,16 @@ def shown_value(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return "-" if value is None else printable(str(value))
+
+
+def _python_cell(env: EnvObservation) -> str:
+    """The env's Python version, and what was asked for when the provenance says and it
+    is not the same text: `3.12.1 (3.12)`."""
+    version = env.python_version or "-"
+    requested = None if env.provenance is None else env.provenance.python_version_requested
+    if requested is None or requested == version:
+        return printable(version)
+    return printable(f"{version} ({requested})")
 
 
 def _bytes(size: int | None, freed: int | None) -> str:

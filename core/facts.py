@@ -41,6 +41,22 @@ class FileFact:
 MISSING = FileFact(kind="missing")
 
 
+@frozen(kw_only=True)
+class Interpreter:
+    """The interpreter uv finds for a Python request: its path and the full version it
+    reports (both None when none matches; `installed` then lists the versions the
+    host has, and `no_download` says why none was downloaded, for the message)."""
+
+    path: str | None
+    version: str | None
+    installed: tuple[str, ...] = ()
+    no_download: str | None = None
+
+
+def _interpreters_dict(value: Mapping[str, Interpreter]) -> dict[str, Interpreter]:
+    return dict(sorted(value.items()))
+
+
 def _files_dict(value: Mapping[str, FileFact]) -> dict[str, FileFact]:
     return dict(sorted(value.items()))
 
@@ -50,7 +66,9 @@ class HostFacts:
     """Everything about the machine that a planning decision depends on.
 
     `files` maps each absolute path the spec names to its `stat` result; a path
-    that is absent there is treated as missing.
+    that is absent there is treated as missing. `interpreters` maps a Python request
+    (a spec's `python_version`, or the default) to the interpreter uv finds for it; a
+    request absent there was not looked for, and is treated as not found.
     """
 
     hostname: str
@@ -58,16 +76,21 @@ class HostFacts:
     cwd: str
     xdg_cache_home: str | None
     path: str | None
-    default_python_version: str
-    python_full_version: str
     uv: str
     ephemeral_suffix: str
     # Excluded from hashing only because a dict is unhashable; equality still compares it.
     files: Mapping[str, FileFact] = field(factory=dict, converter=_files_dict, hash=False)
+    interpreters: Mapping[str, Interpreter] = field(
+        factory=dict, converter=_interpreters_dict, hash=False
+    )
 
     def file(self, path: str) -> FileFact:
         """The recorded fact for `path`, or MISSING."""
         return self.files.get(path, MISSING)
+
+    def interpreter(self, request: str) -> Interpreter:
+        """The interpreter found for `request`, or one that says none was."""
+        return self.interpreters.get(request, Interpreter(path=None, version=None))
 
 
 # The record's facts the planner reads (every other field of HostFacts is no host fact).
@@ -91,4 +114,13 @@ def host_facts(record: MadeFrom, *, ephemeral_suffix: str) -> HostFacts:
         uv=record["uv"]["path"],
         ephemeral_suffix=ephemeral_suffix,
         files={path: FileFact(**fact) for path, fact in record["files"].items()},
+        interpreters={
+            request: Interpreter(
+                path=found["path"],
+                version=found["version"],
+                installed=tuple(found.get("installed", ())),
+                no_download=found.get("no_download"),
+            )
+            for request, found in record.get("interpreters", {}).items()
+        },
     )

@@ -11,7 +11,9 @@ Adding a fact: one line in `HostRecord` below, then its gathering in
 `shell.facts.host_record`. The freshness rule covers it at once (it reads the
 record's declared fields), and so does the plan schema's fingerprint (a new
 PLAN_FILE_VERSION). The planner reads it once `HostFacts` declares it (with a
-name a person reads in `_WORDS`, if its field name is not one).
+name a person reads in `_WORDS`, if its field name is not one). A fact that
+depends on a value of the spec is a mapping keyed by that value instead: `files`
+(each path's stat) and `interpreters` (each Python request's interpreter).
 
 Light: the warm path of a run loads this module, so it imports nothing at run
 time (the record types are read by mypy only; at run time each is a plain dict
@@ -46,10 +48,21 @@ class HostRecord(TypedDict):
     cwd: str
     xdg_cache_home: str | None
     path: str | None
-    default_python_version: str
-    python_full_version: str
-    # Issue 15 adds here the interpreter uv will use (its path and full version), and
-    # its gathering in `shell.facts.host_record`.
+
+
+class InterpreterRecord(TypedDict):
+    """The interpreter uv finds for one `python_version` request, as `uv venv -p` would
+    (`shell.interpreters`): its path, the full version it reports, and its stat (what the
+    freshness rule reads again: a rebuilt or removed interpreter changes it). `path` and
+    `version` are None when none matches; `installed` then lists the versions the host
+    has (gathered only for that case, for the message), and `no_download` why none was
+    downloaded."""
+
+    path: str | None
+    version: str | None
+    file: FileRecord | None
+    installed: NotRequired[list[str]]
+    no_download: NotRequired[str]
 
 
 class UvRecord(TypedDict):
@@ -72,18 +85,19 @@ class SourceRecord(TypedDict):
 
 class MadeFrom(TypedDict):
     """Every fact a plan depends on, as gathered: the host, the uv executable, the stat
-    of each path the spec names, and the spec file (or, for a plan kept by `apply`, the
-    plan file) the plan came from."""
+    of each path the spec names, the interpreter each Python request resolves to, and the
+    spec file (or, for a plan kept by `apply`, the plan file) the plan came from."""
 
     host: HostRecord
     uv: UvRecord
     files: dict[str, FileRecord]
+    interpreters: dict[str, InterpreterRecord]
     spec: NotRequired[SourceRecord]
     plan_file: NotRequired[SourceRecord]
 
 
 # The record's classes, for the plan schema's fingerprint (`core.plan_format`).
-RECORD_CLASSES = (MadeFrom, HostRecord, UvRecord, SourceRecord, FileRecord)
+RECORD_CLASSES = (MadeFrom, HostRecord, InterpreterRecord, UvRecord, SourceRecord, FileRecord)
 
 # HostRecord's facts, in declaration order (read at run time from the declaration).
 HOST_FACTS = tuple(HostRecord.__annotations__)
@@ -95,8 +109,6 @@ _WORDS = {
     "cwd": "working directory",
     "xdg_cache_home": "XDG_CACHE_HOME",
     "path": "PATH",
-    "default_python_version": "Python version of pylockenv",
-    "python_full_version": "Python version of pylockenv",
 }
 
 
@@ -126,6 +138,16 @@ def what_changed(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[st
         if recorded_files.get(path) != now_files.get(path):
             before, after = recorded_files.get(path), now_files.get(path)
             changes.append(f"{_shown(path)}: {_file_words(before)} -> {_file_words(after)}")
+    recorded_python = _mapping(recorded.get("interpreters"))
+    now_python = _mapping(now.get("interpreters"))
+    for request in sorted(set(recorded_python) | set(now_python), key=str):
+        before, after = _mapping(recorded_python.get(request)), _mapping(now_python.get(request))
+        if before != after:
+            changes.append(
+                f"Python {_shown(request)}: {_shown(before.get('path'))} "
+                f"({_file_words(before.get('file'))}) -> {_shown(after.get('path'))} "
+                f"({_file_words(after.get('file'))})"
+            )
     if recorded.get("plan_file") != now.get("plan_file"):
         before, after = _mapping(recorded.get("plan_file")), _mapping(now.get("plan_file"))
         was, now_is = _file_words(before.get("file")), _file_words(after.get("file"))

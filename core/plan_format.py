@@ -34,12 +34,13 @@ if TYPE_CHECKING:
     # (check, path, argv): how one way to start the command is tested, then started.
     Candidate = tuple[str, str | None, tuple[str, ...]]
 
-PLAN_FILE_VERSION = 3
+PLAN_FILE_VERSION = 4
 # The fingerprint of each version's data form. Version 1 (pylockenv before this
 # table) had `run.script`, `script_argv`, `python_argv` and a record without `cwd`
-# for a spec file's plan; version 2 had no `run.shell_syntax_warning`, and its kept
-# plans no `kept_for`.
-PLAN_SCHEMAS = {2: "b1194c2c0536a299", 3: "7b8df64082843f99"}
+# for a spec file's plan. Version 3: the plan's `interpreter`, the record's
+# `interpreters` (the Python of pylockenv itself is no longer a fact). Version 4:
+# `run.shell_syntax_warning`, and a kept plan's `kept_for`.
+PLAN_SCHEMAS = {2: "b1194c2c0536a299", 3: "def604a9d54ba70f", 4: "5bf808b52fd196db"}
 VERSION_KEY = "plan_file_version"
 MADE_FROM_KEY = "made_from"
 KEPT_FOR_KEY = "kept_for"

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 from attrs import field, frozen
 
 from .envkind import EnvKind
 from .errors import PlanError
-from .facts import FileKind, HostFacts
+from .facts import FileFact, FileKind, HostFacts
 from .hints import shell_syntax_warning
 from .layout import EnvLayout, cache_layout
-from .limits import shown_path
+from .limits import shown, shown_path
 from .paths import absolute_path
 from .plan_rules import command_candidates, env_hash, not_found_message
-from .pylock import PylockFormat, pylock_format, version_to_check
+from .pylock import PylockFormat, pylock_format
 from .spec import Spec, check_resolved_paths
 
 Cleanup = Literal["keep", "remove-after-run"]
+
+# The Python an env is made from when the spec names none: the reference's default, so
+# that such a spec hashes, and shares its env, as in bfabric-app-runner 0.9.1.
+DEFAULT_PYTHON_VERSION = "3.13"
 
 
 def _dict_copy(value: Mapping[str, str]) -> dict[str, str]:
@@ -115,11 +119,14 @@ class Plan:
     mode: EnvKind
     env_hash: str
     hash_input: str
+    # The request as written (the spec's, or the default): what the env hash covers.
     python_version: str
-    python_version_source: Literal["spec", "host default"]
-    # The version a pylock's requires-python is tested with before provisioning
-    # (None: python_version is a name or path, so it cannot be known in advance).
-    requires_python_check: str | None
+    python_version_source: Literal["spec", "default"]
+    # The interpreter uv finds for that request on this host (a host fact): the venv is
+    # made from exactly this executable, and the pylock's requires-python is tested
+    # against the full version it reported before anything is created.
+    interpreter: str
+    requires_python_check: str
     pylock: str
     pylock_mtime: float
     pylock_format: PylockFormat
@@ -156,6 +163,45 @@ def _joined_path(prepend: tuple[str, ...], current: str | None) -> str:
     return ":".join([*prepend, *([current] if current else [])])
 
 
+def python_request(spec: Spec) -> str:
+    """The Python the spec asks for: its `python_version`, else DEFAULT_PYTHON_VERSION."""
+    return spec.command.python_version or DEFAULT_PYTHON_VERSION
+
+
+def uv_environment(spec: Spec, prepend: tuple[str, ...], path: str | None) -> EnvChanges:
+    """How the uv steps' environment differs from the caller's (`path`: the caller's
+    PATH): the spec's `env` but its PATH, and `prepend` in front of the caller's PATH.
+    The shell asks uv for the interpreter in this environment too, before planning.
+
+    The spec's PATH describes the command's world; one that hid the host's Python
+    would make uv look for (download) another.
+    """
+    set_env = {key: value for key, value in spec.command.env.items() if key != "PATH"}
+    return EnvChanges(prepend_path=prepend, path_value=_joined_path(prepend, path), set_env=set_env)
+
+
+def _resolved_interpreter(spec: Spec, request: str, facts: HostFacts) -> tuple[str, str]:
+    """The path and full version of the interpreter uv finds for `request`; PlanError
+    saying what the host has, and what to do, when it finds none."""
+    found = facts.interpreter(request)
+    if found.path is not None and found.version is not None:
+        return found.path, found.version
+    where = "python_version" if spec.command.python_version else "python_version (not set)"
+    asked = (
+        shown(request)
+        if spec.command.python_version
+        else f"{shown(request)} (the default when python_version is not set)"
+    )
+    has = ", ".join(found.installed) if found.installed else "none that uv can find"
+    why = found.no_download or "uv did not download one"
+    raise PlanError(
+        f"{spec.source}: {where}: no Python matching {asked} is installed on this host "
+        f"(it has: {has}), and {why}. Install it with 'uv python install {request}', set "
+        "python_version to a version this host has, or let uv download Python (no "
+        "UV_OFFLINE, UV_PYTHON_DOWNLOADS not 'never'). Nothing was created."
+    )
+
+
 def resolved_paths(
     spec: Spec, *, home: str, cwd: str
 ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
@@ -180,11 +226,18 @@ def resolved_paths(
     return pylock, extras, prepend
 
 
-def _require_existing(
-    spec: Spec, facts: HostFacts, pylock: str, extras: tuple[str, ...], prepend: tuple[str, ...]
+def require_existing(
+    spec: Spec,
+    file: Callable[[str], FileFact],
+    pylock: str,
+    extras: tuple[str, ...],
+    prepend: tuple[str, ...],
 ) -> float:
-    """Check that the files the spec names exist; return the pylock's mtime."""
-    fact = facts.file(pylock)
+    """Check that the files the spec names exist (`file` says what stat said of a path),
+    and that uv reads the pylock by its name; return the pylock's mtime. The shell
+    checks this too before it asks uv for the interpreter: a spec naming a missing file
+    is refused for that, whatever uv would say."""
+    fact = file(pylock)
     if fact.kind == "missing":
         raise PlanError(
             f"{spec.source}: pylock: {shown_path(pylock)} does not exist; check the path "
@@ -196,7 +249,7 @@ def _require_existing(
             "point it at the pylock.toml file itself."
         )
     for i, dep in enumerate(extras):
-        kind = facts.file(dep).kind
+        kind = file(dep).kind
         if kind == "missing":
             raise PlanError(
                 f"{spec.source}: local_extra_deps[{i}]: {shown_path(dep)} does not exist; build "
@@ -208,13 +261,14 @@ def _require_existing(
                 "wheel file or a source tree."
             )
     for i, entry in enumerate(prepend):
-        kind = facts.file(entry).kind
+        kind = file(entry).kind
         if kind != "directory":
             what = "does not exist" if kind == "missing" else f"is a {kind}, not a directory"
             raise PlanError(
                 f"{spec.source}: prepend_paths[{i}]: {shown_path(entry)} {what}; PATH entries "
                 "must be directories."
             )
+    pylock_format(pylock, spec.source)
     return fact.mtime
 
 
@@ -226,10 +280,11 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
     """
     command = spec.command
     pylock, extras, prepend = resolved_paths(spec, home=facts.home, cwd=facts.cwd)
-    mtime = _require_existing(spec, facts, pylock, extras, prepend)
+    mtime = require_existing(spec, facts.file, pylock, extras, prepend)
     fmt = pylock_format(pylock, spec.source)
 
-    python_version = command.python_version or facts.default_python_version
+    python_version = python_request(spec)
+    interpreter, interpreter_version = _resolved_interpreter(spec, python_version, facts)
     hash_input = env_hash_input(
         hostname=facts.hostname,
         python_version=python_version,
@@ -249,18 +304,14 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
     # A PATH in the spec's env replaces the caller's PATH as the base that the env's
     # bin/ and prepend_paths go in front of; set on top, it would hide the env's bin/.
     base_path = command.env.get("PATH", facts.path)
-    set_env = {key: value for key, value in command.env.items() if key != "PATH"}
-    # The uv steps keep the caller's PATH: the spec's PATH describes the command's world,
-    # and one that hides the host's Python would make uv look for (download) another.
-    uv_env = EnvChanges(
-        prepend_path=prepend, path_value=_joined_path(prepend, facts.path), set_env=set_env
-    )
+    uv_env = uv_environment(spec, prepend, facts.path)
+    set_env = dict(uv_env.set_env)
     # refresh: --reinstall makes uv ignore what it cached for these packages, so a
     # changed source tree among the extras is rebuilt, not taken from uv's cache.
     reinstall = ("--reinstall",) if command.refresh else ()
     steps = [
         UvStep(
-            name="create-venv", argv=(facts.uv, "venv", "-p", python_version, env_path), env=uv_env
+            name="create-venv", argv=(facts.uv, "venv", "-p", interpreter, env_path), env=uv_env
         ),
         UvStep(
             name="install-pylock",
@@ -300,10 +351,9 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         env_hash=digest,
         hash_input=hash_input,
         python_version=python_version,
-        python_version_source="spec" if command.python_version else "host default",
-        requires_python_check=version_to_check(
-            python_version, facts.default_python_version, facts.python_full_version
-        ),
+        python_version_source="spec" if command.python_version else "default",
+        interpreter=interpreter,
+        requires_python_check=interpreter_version,
         pylock=pylock,
         pylock_mtime=mtime,
         pylock_format=fmt,

@@ -20,10 +20,11 @@ from .facts import FileKind
 if TYPE_CHECKING:
     import cattrs
 
-PROVENANCE_FORMAT = 1
+PROVENANCE_FORMAT = 2
 # The fingerprint of each format's fields (`core.plan_format.schema_fingerprint` of
 # Provenance): a test fails when the fields change and PROVENANCE_FORMAT does not.
-PROVENANCE_SCHEMAS = {1: "e7f88ae6a0f78f12"}
+# Format 2 added `interpreter`; a format-1 marker reads as one without it.
+PROVENANCE_SCHEMAS = {1: "e7f88ae6a0f78f12", 2: "554622b8e8abc922"}
 # A marker is a few kilobytes; anything far larger is not one of ours.
 MARKER_SIZE_LIMIT = 1 << 20
 
@@ -64,6 +65,9 @@ class Provenance:
     mode: str | None = None
     host: str | None = None
     python_version_requested: str | None = None
+    # The interpreter the venv was made from (resolved for the request when planning),
+    # and the version the env's pyvenv.cfg says it has.
+    interpreter: str | None = None
     python_version: str | None = None
     pylock: PylockRecord | None = None
     local_extra_deps: tuple[ExtraRecord, ...] = ()
@@ -154,8 +158,8 @@ def format_problem(version: object) -> str | None:
     """Why a marker whose `format` is `version` cannot be read by this pylockenv (one
     sentence, what to do included); None for the format it writes. A marker without a
     `format` is read as this one (the fields are all optional)."""
-    if type(version) is int and version == PROVENANCE_FORMAT:
-        return None
+    if type(version) is int and 1 <= version <= PROVENANCE_FORMAT:
+        return None  # an older format's fields are a subset of this one's
     if type(version) is int and version > PROVENANCE_FORMAT:
         return (
             f"its format is {version}, newer than the format {PROVENANCE_FORMAT} this "

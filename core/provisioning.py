@@ -116,6 +116,7 @@ def provenance_of(
         mode=plan.mode,
         host=plan.host,
         python_version_requested=plan.python_version,
+        interpreter=plan.interpreter,
         python_version=python_version,
         pylock=PylockRecord(
             path=plan.pylock, mtime=plan.pylock_mtime, sha256=sha256.get(plan.pylock)

@@ -33,31 +33,17 @@ def pylock_format(path: str, where: str) -> PylockFormat:
     )
 
 
-# A plain release number; uv's -p also takes names ("cpython3.12", "3.13t") and paths.
-_RELEASE = re.compile(r"^\d+(?:\.\d+){0,2}$")
-
-
-def version_to_check(requested: str, default: str, full: str) -> str | None:
-    """The version to test `requires-python` with, or None when it cannot be known.
-
-    When the requested version is the host's own `X.Y`, uv picks the host's
-    interpreter, whose full version we know; otherwise we test the version as
-    written, if it is a plain release number.
-    """
-    if requested == default:
-        return full
-    return requested if _RELEASE.match(requested) else None
-
-
 def check_pylock_text(
     text: str,
     *,
     path: str,
     where: str,
     check_version: str | None,
+    interpreter: str | None = None,
 ) -> None:
     """Raise PylockError if the text is not a PEP 751 lock, or its requires-python
-    excludes `check_version` (the plan's `requires_python_check`; None skips that test)."""
+    excludes `check_version` (the plan's `requires_python_check`: the full version of
+    `interpreter`, the one the env is made from; None skips that test)."""
     import tomllib  # here: planning (every run) needs only the name check above
 
     try:
@@ -93,8 +79,9 @@ def check_pylock_text(
         ) from None
     version = check_version
     if version is not None and not specifiers.contains(version, prereleases=True):
+        made_from = f" ({shown_path(interpreter)})" if interpreter is not None else ""
         raise PylockError(
             f"{where}: the pylock {shown_path(path)} requires Python {clipped(requires)}, but the "
-            f"environment would use Python {version}; set python_version to a version that "
-            f"satisfies {shown(requires)}, or lock for Python {version}."
+            f"environment would use Python {version}{made_from}; set python_version to a "
+            f"version that satisfies {shown(requires)}, or lock for Python {version}."
         )

@@ -234,7 +234,8 @@ def render_shell(plan: Plan) -> str:
         "#!/bin/sh",
         f"# pylockenv plan for {_shown(plan.source)}",
         f"# mode: {plan.mode}; env hash {plan.env_hash} = sha256({plan.hash_input!r})[:16]",
-        f"# python: {_shown(plan.python_version)} ({plan.python_version_source})",
+        f"# python: {_shown(plan.python_version)} ({plan.python_version_source}), found as "
+        f"{_shown(plan.interpreter)}, Python {_shown(plan.requires_python_check)}",
         "set -eu",
         *words.definitions(),
         *paths,

@@ -322,6 +322,14 @@ def _check_python_version(version: str | None, fail: Callable[[str, str], SpecEr
         return
     if not version.strip():
         raise fail("python_version", "is empty; give a version such as '3.11', or leave it out.")
+    if version != version.strip():
+        # uv reads '3.11 ' as '3.11', but the env hash covers the string as written, as
+        # the reference's does: accepted, it would make a second env of the same request.
+        raise fail(
+            "python_version",
+            f"{shown(version)} has white space around it, which would name an env of its own "
+            f"for the same Python; write {shown(version.strip())}.",
+        )
     if version.startswith("-"):
         raise fail(
             "python_version",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import sys
 
 from .uvbin import UV_ENV_VAR
 
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 def host_record() -> HostRecord:
     """The facts about this host and process that do not depend on a spec."""
-    version = sys.version_info
     return {
         # What socket.gethostname() returns (the uname node name), without loading socket.
         "hostname": os.uname().nodename,
@@ -39,8 +37,6 @@ def host_record() -> HostRecord:
         "cwd": os.getcwd(),
         "xdg_cache_home": os.environ.get("XDG_CACHE_HOME"),
         "path": os.environ.get("PATH"),
-        "default_python_version": f"{version.major}.{version.minor}",
-        "python_full_version": f"{version.major}.{version.minor}.{version.micro}",
     }
 
 
@@ -120,18 +116,34 @@ def uv_record(path: str, *, given_by_flag: bool) -> UvRecord:
 
 
 def gather_made_from(
-    spec: Spec, *, uv: str | None = None, spec_file: str | None = None, name: str | None = None
+    spec: Spec,
+    *,
+    uv: str | None = None,
+    spec_file: str | None = None,
+    name: str | None = None,
+    may_download: bool = False,
 ) -> MadeFrom:
     """Read from this machine every fact `core.plan` needs for `spec`, as one record.
 
     `uv` overrides the uv executable (otherwise PYLOCKENV_UV, then the bundled uv);
     `spec_file` (with the command's `name`) is the file the spec was read from, whose
-    stat is recorded too. Raises SpecError for a path that the spec file's directory,
-    the working directory or home made unusable (`resolved_paths` checks them), and
-    PlanError for a path that cannot be examined.
+    stat is recorded too. The interpreter the spec's Python request resolves to is
+    found as the uv steps would find it (`shell.interpreters`), and downloaded, where
+    uv may download, only when `may_download`. Raises SpecError for a path that the
+    spec file's directory, the working directory or home made unusable
+    (`resolved_paths` checks them), and PlanError for a path that cannot be examined.
     """
-    from pylockenv.core.planning import resolved_paths
+    from pylockenv.core.facts import MISSING, FileFact
+    from pylockenv.core.planning import (
+        python_request,
+        require_existing,
+        resolved_paths,
+        uv_environment,
+    )
+    from pylockenv.core.provisioning import UV_STRIPPED_VARIABLES
 
+    from .interpreters import find_interpreter
+    from .process_env import child_environ
     from .uvbin import find_uv
 
     host = host_record()
@@ -141,10 +153,23 @@ def gather_made_from(
         *((f"local_extra_deps[{i}]", dep) for i, dep in enumerate(extras)),
         *((f"prepend_paths[{i}]", entry) for i, entry in enumerate(prepend)),
     ]
+    files = {path: file_record(path, f"{spec.source}: {field}") for field, path in named}
+    # A spec whose files are wrong is refused for that before uv is asked anything.
+    facts = {path: FileFact(**fact) for path, fact in files.items()}
+    require_existing(spec, lambda path: facts.get(path, MISSING), pylock, extras, prepend)
+    uv_path = uv or find_uv()
+    changes = uv_environment(spec, prepend, host["path"])
+    environ = child_environ(changes.path_value, changes.set_env)
+    for variable in UV_STRIPPED_VARIABLES:
+        environ.pop(variable, None)
+    request = python_request(spec)
     record: MadeFrom = {
         "host": host,
-        "uv": uv_record(uv or find_uv(), given_by_flag=uv is not None),
-        "files": {path: file_record(path, f"{spec.source}: {field}") for field, path in named},
+        "uv": uv_record(uv_path, given_by_flag=uv is not None),
+        "files": files,
+        "interpreters": {
+            request: find_interpreter(uv_path, request, environ, may_download=may_download)
+        },
     }
     if spec_file is not None:
         path = os.path.abspath(spec_file)
@@ -174,14 +199,16 @@ def gather_host_facts(*, uv: str | None = None) -> HostFacts:
         "host": host_record(),
         "uv": uv_record(uv or find_uv(), given_by_flag=uv is not None),
         "files": {},
+        "interpreters": {},
     }
     return host_facts(record, ephemeral_suffix=ephemeral_suffix())
 
 
 def gather_again(recorded: Mapping[str, Any]) -> dict[str, Any]:
     """The facts `recorded` holds, read again now with the functions that gathered them:
-    the host, the same uv executable, the same files, and the same spec file (and for a
-    plan kept by `apply`, the plan file). `recorded` may be damaged: it is only read."""
+    the host, the same uv executable, the same files and interpreters, and the same spec
+    file (and for a plan kept by `apply`, the plan file). `recorded` may be damaged: it
+    is only read."""
     now: dict[str, Any] = {"host": host_record()}
     uv = recorded.get("uv")
     if isinstance(uv, dict) and isinstance(uv.get("path"), str):
@@ -189,6 +216,16 @@ def gather_again(recorded: Mapping[str, Any]) -> dict[str, Any]:
     files = recorded.get("files")
     if isinstance(files, dict):
         now["files"] = {path: file_record(path) for path in files if isinstance(path, str)}
+    interpreters = recorded.get("interpreters")
+    if isinstance(interpreters, dict):
+        # No uv call: the interpreter's stat stands for it (a rebuilt or removed one
+        # changes it); what uv would find anew is covered by PATH, a host fact.
+        now["interpreters"] = {
+            request: {**found, "file": file_record(found["path"])}
+            if isinstance(found, dict) and isinstance(found.get("path"), str)
+            else found
+            for request, found in interpreters.items()
+        }
     for source in ("spec", "plan_file"):
         fact = recorded.get(source)
         if isinstance(fact, dict) and isinstance(fact.get("path"), str):

@@ -38,11 +38,20 @@ from .facts import ephemeral_suffix, file_record, gather_again, gather_made_from
 
 
 def plan_with_facts(
-    spec: Spec, *, uv: str | None = None, spec_path: str | None = None, name: str | None = None
+    spec: Spec,
+    *,
+    uv: str | None = None,
+    spec_path: str | None = None,
+    name: str | None = None,
+    may_download: bool = False,
 ) -> tuple[Plan, MadeFrom]:
     """Gather this host's facts, plan `spec`, and keep the record the plan was made from
-    (with the stat of `spec_path`, the spec file, when there is one)."""
-    record = gather_made_from(spec, uv=uv, spec_file=spec_path, name=name)
+    (with the stat of `spec_path`, the spec file, when there is one). `may_download`:
+    a missing interpreter may be downloaded first, where uv may download (a run or a
+    provisioning; never a printed plan)."""
+    record = gather_made_from(
+        spec, uv=uv, spec_file=spec_path, name=name, may_download=may_download
+    )
     return core_plan(spec, host_facts(record, ephemeral_suffix=ephemeral_suffix())), record
 
 

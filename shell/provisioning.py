@@ -96,7 +96,11 @@ def check_before_provisioning(plan: Plan) -> str:
             text = read_pylock_file(plan.pylock, plan.source)  # bounded; refuses special files
         elif check == "check pylock":
             check_pylock_text(
-                text, path=plan.pylock, where=plan.source, check_version=plan.requires_python_check
+                text,
+                path=plan.pylock,
+                where=plan.source,
+                check_version=plan.requires_python_check,
+                interpreter=plan.interpreter,
             )
         else:
             uv_version = known_uv_version(plan.uv, CacheLayout(root=plan.cache_root))

@@ -124,7 +124,8 @@ def known_uv_version(uv: str, cache: CacheLayout) -> str:
 def check_uv(uv: str) -> str:
     """Run `uv --version`; return what it printed (`uv 0.13.9 (...)`), or raise UvNotFoundError.
 
-    Called only before provisioning (a warm run never starts uv).
+    Called before provisioning, and when uv found no interpreter (to say a broken uv as
+    such); a warm run never starts uv.
     """
     import subprocess
 

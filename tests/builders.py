@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import sysconfig
@@ -20,6 +21,27 @@ from pathlib import Path
 from typing import Any
 
 PY_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def pyenv_root() -> Path:
+    """Where pyenv keeps its interpreters: $PYENV_ROOT, else ~/.pyenv (it may not exist)."""
+    return Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+
+
+def interpreter_bin(version: str) -> Path | None:
+    """The bin directory of pyenv's CPython `version` (an X.Y: the newest X.Y.Z it has),
+    or None when this machine has none."""
+    found = sorted(
+        (path for path in (pyenv_root() / "versions").glob(f"{version}.*/bin") if path.is_dir()),
+        key=lambda path: [int(p) if p.isdigit() else -1 for p in path.parent.name.split(".")],
+    )
+    return found[-1] if found and (found[-1] / f"python{version}").exists() else None
+
+
+# The Pythons the suite finds by X.Y (`harness.process_environ` puts their bin directories
+# first on PATH): pyenv's shims refuse a version pyenv has not selected, and a spec with
+# no python_version asks for 3.13, the reference's default.
+TEST_PYTHONS = ("3.13", "3.12", "3.10")
 
 
 def _record_hash(data: bytes) -> str:
@@ -137,6 +159,7 @@ def main():
             pass
         print(json.dumps({"argv0": sys.argv[0], "args": rest, "environ": dict(os.environ),
                           "prefix": sys.prefix, "extra": extra,
+                          "version": "%d.%d.%d" % sys.version_info[:3],
                           "prefix_mode": os.stat(sys.prefix).st_mode & 0o777}))
     elif what == "exit":
         sys.exit(int(rest[0]))

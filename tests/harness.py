@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Protocol
 
 from attrs import frozen
-from builders import PY_VERSION, make_app
+from builders import PY_VERSION, TEST_PYTHONS, interpreter_bin, make_app
 from uv import find_uv_bin
 
-from pylockenv.core.facts import HostFacts
+from pylockenv.core.facts import HostFacts, Interpreter
 
 REAL_UV = os.fsdecode(find_uv_bin())
 
@@ -58,7 +58,9 @@ class CacheDir:
 def process_environ(cache: CacheDir, uv_cache: Path) -> dict[str, str]:
     """The environment of a process a test starts: this one's without UV_*, PYLOCKENV_*
     and XDG_*; uv offline, without configuration files or Python downloads, caching in
-    `uv_cache`; pylockenv's cache in `cache`, and the real uv as its uv."""
+    `uv_cache`; pylockenv's cache in `cache`, and the real uv as its uv. PATH starts
+    with the bin directories of pyenv's 3.13, 3.12 and 3.10 where this machine has them
+    (`builders.TEST_PYTHONS`), so that uv finds each by its X.Y, the default 3.13 too."""
     environ = {
         key: value
         for key, value in os.environ.items()
@@ -72,6 +74,8 @@ def process_environ(cache: CacheDir, uv_cache: Path) -> dict[str, str]:
         XDG_CACHE_HOME=str(cache.xdg),
         PYLOCKENV_UV=REAL_UV,
     )
+    found = [str(path) for path in map(interpreter_bin, TEST_PYTHONS) if path is not None]
+    environ["PATH"] = ":".join([*found, *([environ["PATH"]] if environ.get("PATH") else [])])
     return environ
 
 
@@ -293,8 +297,10 @@ NODE7 = HostFacts(
     cwd="/home/alice/work",
     xdg_cache_home="/cache",
     path="/usr/bin:/bin",
-    default_python_version="3.11",
-    python_full_version="3.11.9",
     uv="/opt/uv",
     ephemeral_suffix="feedc0de",
+    interpreters={
+        version: Interpreter(path=f"/usr/bin/python{version}", version=f"{version}.9")
+        for version in ("3.10", "3.11", "3.12", "3.13")
+    },
 )

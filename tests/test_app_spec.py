@@ -204,7 +204,7 @@ def test_relative_paths_are_joined_to_the_app_dir_before_substitution() -> None:
     lock, wheel = "/srv/app/locks/pylock.toml", "/srv/app/dist/app-1.0-py3-none-any.whl"
     the_plan = plan(spec, _facts(lock, wheel))
     assert (the_plan.pylock, [dep.path for dep in the_plan.local_extra_deps]) == (lock, [wheel])
-    assert the_plan.hash_input == f"node7:3.11:{lock}:1.5:{wheel}"
+    assert the_plan.hash_input == f"node7:3.13:{lock}:1.5:{wheel}"
 
 
 def test_tilde_and_absolute_paths_are_not_joined() -> None:
@@ -564,6 +564,8 @@ def test_the_bundled_example_plans_its_python_env_commands(
     assert [dep["path"] for dep in the_plan["local_extra_deps"]] == [
         str(example.parent / "demo-app")
     ]
+    # The Quickstart's Python, which every machine that follows it has (README says why).
+    assert (the_plan["python_version"], the_plan["requires_python_check"][:5]) == ("3.11", "3.11.")
 
 
 @pytest.mark.parametrize("slot", ["dispatch", "collect"])

@@ -361,8 +361,8 @@ def test_the_cache_root_is_spelled_as_pathlib_spells_it(xdg: str | None, home: s
 @pytest.mark.parametrize(
     ("document", "problem"),
     [
-        (b'{"format": 2}', "its format is 2, newer than the format 1 this pylockenv reads"),
-        (b'{"format": 0}', "its format is '0', which no pylockenv writes (this one writes 1)"),
+        (b'{"format": 3}', "its format is 3, newer than the format 2 this pylockenv reads"),
+        (b'{"format": 0}', "its format is '0', which no pylockenv writes (this one writes 2)"),
         (b'{"format": "1"}', "its format is '1', which no pylockenv writes"),
     ],
 )
@@ -375,9 +375,12 @@ def test_a_marker_of_an_unknown_format_is_unreadable_with_a_sentence(
     assert marker.problem.startswith(problem)
 
 
-def test_a_marker_of_this_format_or_without_one_reads() -> None:
-    assert parse_marker(b'{"format": 1, "host": "n"}').provenance == Provenance(host="n")
+def test_a_marker_of_this_format_an_older_one_or_without_one_reads() -> None:
+    assert parse_marker(b'{"format": 2, "host": "n"}').provenance == Provenance(host="n")
     assert parse_marker(b'{"host": "n"}').provenance == Provenance(host="n")
+    # Format 1 had no `interpreter`: it reads as this format's provenance without one.
+    older = parse_marker(b'{"format": 1, "host": "n"}').provenance
+    assert older == Provenance(format=1, host="n")
 
 
 # What provisioning decides (core/provisioning.py) and the names of plans/ (core/layout.py).

@@ -21,7 +21,7 @@ from pylockenv.core import (
     load_spec,
     plan,
 )
-from pylockenv.core.facts import host_facts
+from pylockenv.core.facts import Interpreter, host_facts
 from pylockenv.core.made_from import HOST_FACTS
 from pylockenv.core.pylock import check_pylock_text
 
@@ -75,7 +75,7 @@ def test_provisioning_creates_the_venv_then_installs_the_lock_then_the_extras() 
     result = _plan(local_extra_deps=["dist/app-1.0-py3-none-any.whl", SOURCE_TREE])
     python = f"{result.env_path}/bin/python"
     assert [step.argv for step in result.steps] == [
-        ("/opt/uv", "venv", "-p", "3.11", result.env_path),
+        ("/opt/uv", "venv", "-p", "/usr/bin/python3.13", result.env_path),
         ("/opt/uv", "pip", "install", "-p", python, "-r", LOCK),
         ("/opt/uv", "pip", "install", "-p", python, "--no-deps", WHEEL, SOURCE_TREE),
     ]
@@ -182,15 +182,17 @@ def test_not_found_names_the_command_and_the_envs_bin() -> None:
     )
 
 
-def test_a_given_python_version_is_used_and_said_to_come_from_the_spec() -> None:
+def test_a_given_python_version_is_said_to_come_from_the_spec_and_resolved() -> None:
     result = _plan(python_version="3.12")
     assert (result.python_version, result.python_version_source) == ("3.12", "spec")
-    assert result.steps[0].argv[3] == "3.12"
+    assert (result.interpreter, result.requires_python_check) == ("/usr/bin/python3.12", "3.12.9")
+    assert result.steps[0].argv[3] == "/usr/bin/python3.12"  # the venv: from exactly that one
 
 
-def test_without_python_version_the_hosts_default_is_used() -> None:
+def test_without_python_version_the_references_default_3_13_is_used() -> None:
     result = _plan()
-    assert (result.python_version, result.python_version_source) == ("3.11", "host default")
+    assert (result.python_version, result.python_version_source) == ("3.13", "default")
+    assert result.interpreter == "/usr/bin/python3.13"
 
 
 @pytest.mark.parametrize("xdg", [None, "", "relative/cache", "."])
@@ -275,14 +277,47 @@ def test_the_ephemeral_suffix_does_not_change_a_cached_plan() -> None:
 
 
 @pytest.mark.parametrize(
-    ("python_version", "expected"),
-    [(None, "3.11.9"), ("3.11", "3.11.9"), ("3.12", "3.12"), ("cpython3.12", None)],
+    "request_",
+    ["3.12", "3.12.1", "3", "cpython3.12", ">=3.11", "python3.12", "/opt/py/bin/python3.12"],
 )
-def test_requires_python_is_checked_with_the_version_uv_will_use(
-    python_version: str | None, expected: str | None
+def test_every_form_of_request_is_checked_with_the_full_version_of_what_uv_finds(
+    request_: str,
 ) -> None:
-    result = _plan() if python_version is None else _plan(python_version=python_version)
-    assert result.requires_python_check == expected
+    found = Interpreter(path="/opt/py/bin/python3.12", version="3.12.1")
+    result = _plan(_facts(interpreters={request_: found}), python_version=request_)
+    assert (result.python_version, result.interpreter) == (request_, found.path)
+    assert result.requires_python_check == "3.12.1"
+    assert result.steps[0].argv[2:4] == ("-p", found.path)
+    assert request_ in result.hash_input.split(":")  # the hash covers the request as written
+
+
+def test_a_request_no_interpreter_matches_is_refused_saying_what_the_host_has() -> None:
+    missing = Interpreter(
+        path=None,
+        version=None,
+        installed=("3.10.13", "3.11.7"),
+        no_download="uv is offline here (UV_OFFLINE)",
+    )
+    with pytest.raises(PlanError) as raised:
+        _plan(_facts(interpreters={"3.14": missing}), python_version="3.14")
+    message = str(raised.value)
+    assert message.startswith("app.yml: python_version: no Python matching '3.14' is installed")
+    assert "(it has: 3.10.13, 3.11.7), and uv is offline here (UV_OFFLINE)" in message
+    assert "'uv python install 3.14'" in message
+    assert "Nothing was created." in message
+
+
+def test_the_default_no_interpreter_matches_is_named_as_the_default() -> None:
+    with pytest.raises(
+        PlanError, match=r"python_version \(not set\): no Python matching '3.13' \(the default when"
+    ):
+        _plan(_facts(interpreters={}))
+
+
+@pytest.mark.parametrize("version", ["3.11 ", " 3.11", "3.11\n", "\t3"])
+def test_a_python_version_with_white_space_around_it_is_refused(version: str) -> None:
+    with pytest.raises(SpecError, match="has white space around it"):
+        _plan(python_version=version)
 
 
 def test_a_lock_whose_requires_python_excludes_the_version_is_refused() -> None:
@@ -323,7 +358,7 @@ def _record() -> Any:
 
 
 def test_every_host_fact_the_planner_reads_is_declared_by_the_record() -> None:
-    not_host_facts = {"uv", "ephemeral_suffix", "files"}
+    not_host_facts = {"uv", "ephemeral_suffix", "files", "interpreters"}
     assert set(attrs.fields_dict(HostFacts)) - not_host_facts <= set(HOST_FACTS)
 
 

@@ -77,7 +77,9 @@ def test_child_sees_env_bin_then_prepend_paths_first_on_path_and_the_spec_env(
     tools = tmp_path / "tools"
     tools.mkdir()
     spec = make_app(
-        tmp_path, extra_spec=f"prepend_paths:\n  - {tools}\nenv:\n  GREETING: hello there\n"
+        tmp_path,
+        extra_spec=f"prepend_paths:\n  - {tools}\nenv:\n  GREETING: hello there\n"
+        'python_version: "3.11"\n',  # the system's: the only one on this PATH
     )
     environ["PATH"] = "/usr/bin:/bin"
     result = run_pylockenv(environ, "run", str(spec))

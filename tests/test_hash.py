@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from pylockenv.core import AppVariables, FileFact, HostFacts, Plan, load_app_spec, load_spec, plan
+from pylockenv.core.facts import Interpreter
 
 
 def _digest(text: str) -> str:
@@ -27,9 +28,11 @@ def _facts(
         cwd="/work",
         xdg_cache_home="/cache",
         path="/usr/bin:/bin",
-        default_python_version="3.11",
-        python_full_version="3.11.9",
         uv="/usr/bin/uv",
+        interpreters={
+            version: Interpreter(path=f"/usr/bin/python{version}", version=f"{version}.9")
+            for version in ("3.11", "3.12", "3.13")
+        },
         ephemeral_suffix="0123456789abcdef",
         files={
             path: FileFact(kind="directory", mtime=1.0, size=0)
@@ -141,12 +144,12 @@ def test_a_tilde_path_is_expanded_with_the_home_directory() -> None:
     )
 
 
-def test_without_python_version_the_host_default_is_hashed() -> None:
+def test_without_python_version_the_references_default_3_13_is_hashed() -> None:
     result = _plan(
         {"pylock": "/srv/a/pylock.toml", "command": "-m app"},
         {"/srv/a/pylock.toml": 1700000000.5},
     )
-    assert result.env_hash == _digest("node7:3.11:/srv/a/pylock.toml:1700000000.5")
+    assert result.env_hash == _digest("node7:3.13:/srv/a/pylock.toml:1700000000.5")
 
 
 def test_the_hostname_is_part_of_the_hash() -> None:

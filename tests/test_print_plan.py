@@ -1,4 +1,5 @@
-"""`pylockenv run ... --print-plan` prints the plan and creates nothing, with or without uv."""
+"""`pylockenv run ... --print-plan` prints the plan and creates nothing (uv only finds the
+interpreter: it needs a uv that runs)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import PY_VERSION, build_wheel, write_pylock
+from builders import build_wheel, write_pylock
 from harness import CacheDir, run_pylockenv
 
 SPEC = """\
@@ -47,17 +48,12 @@ def app(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def without_uv(tmp_path: Path, environ: dict[str, str]) -> dict[str, str]:
-    """The harness's environment with a private home, no uv on PATH and PYLOCKENV_UV
-    pointing nowhere (the cache, tmp_path/xdg, and the home are made empty)."""
-    for name in ("xdg", "home", "emptybin"):
+def private_home(tmp_path: Path, environ: dict[str, str]) -> dict[str, str]:
+    """The harness's environment with a private home (the cache, tmp_path/xdg, and the
+    home are made empty)."""
+    for name in ("xdg", "home"):
         (tmp_path / name).mkdir()
-    return {
-        **environ,
-        "HOME": str(tmp_path / "home"),
-        "PATH": str(tmp_path / "emptybin"),
-        "PYLOCKENV_UV": "/nonexistent/uv",
-    }
+    return {**environ, "HOME": str(tmp_path / "home")}
 
 
 def _run(environ: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -75,9 +71,9 @@ def _json_plan(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 
 def test_print_plan_prints_a_shell_script_for_the_named_command(
-    tmp_path: Path, app: Path, without_uv: dict[str, str]
+    tmp_path: Path, app: Path, private_home: dict[str, str]
 ) -> None:
-    result = _run(without_uv, app, "app.yml", "process", "--print-plan")
+    result = _run(private_home, app, "app.yml", "process", "--print-plan")
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("#!/bin/sh\n")
@@ -87,14 +83,16 @@ def test_print_plan_prints_a_shell_script_for_the_named_command(
 
 
 def test_print_plan_json_is_the_plan_of_the_named_command(
-    app: Path, without_uv: dict[str, str]
+    app: Path, private_home: dict[str, str]
 ) -> None:
-    plan = _json_plan(_run(without_uv, app, "app.yml", "process", "--print-plan", "--json"))
+    plan = _json_plan(_run(private_home, app, "app.yml", "process", "--print-plan", "--json"))
 
     assert plan["mode"] == "cached"
     assert plan["pylock"] == f"{app}/pylock.toml"
-    assert plan["python_version"] == PY_VERSION
-    assert plan["python_version_source"] == "host default"
+    assert plan["python_version"] == "3.13"
+    assert plan["python_version_source"] == "default"
+    assert plan["steps"][0]["argv"][2:4] == ["-p", plan["interpreter"]]
+    assert plan["requires_python_check"].startswith("3.13.")
     assert plan["prepend_paths"] == [f"{app}/tools"]
     assert [dep["path"] for dep in plan["local_extra_deps"]] == [
         f"{app}/dist/demo-1.0-py3-none-any.whl"
@@ -103,12 +101,12 @@ def test_print_plan_json_is_the_plan_of_the_named_command(
 
 
 def test_print_plan_hashes_this_hosts_name_and_the_pylocks_real_mtime(
-    tmp_path: Path, app: Path, without_uv: dict[str, str]
+    tmp_path: Path, app: Path, private_home: dict[str, str]
 ) -> None:
-    plan = _json_plan(_run(without_uv, app, "app.yml", "process", "--print-plan", "--json"))
+    plan = _json_plan(_run(private_home, app, "app.yml", "process", "--print-plan", "--json"))
 
     text = (
-        f"{socket.gethostname()}:{PY_VERSION}:{app}/pylock.toml:"
+        f"{socket.gethostname()}:3.13:{app}/pylock.toml:"
         f"{os.stat(app / 'pylock.toml').st_mtime}:{app}/dist/demo-1.0-py3-none-any.whl"
     )
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -117,9 +115,9 @@ def test_print_plan_hashes_this_hosts_name_and_the_pylocks_real_mtime(
 
 
 def test_print_plan_of_a_refresh_command_is_ephemeral(
-    tmp_path: Path, app: Path, without_uv: dict[str, str]
+    tmp_path: Path, app: Path, private_home: dict[str, str]
 ) -> None:
-    plan = _json_plan(_run(without_uv, app, "app.yml", "report", "--print-plan", "--json"))
+    plan = _json_plan(_run(private_home, app, "app.yml", "report", "--print-plan", "--json"))
 
     assert plan["mode"] == "ephemeral"
     assert plan["env_path"].startswith(f"{tmp_path}/xdg/bfabric_app_runner/ephemeral/env_")
@@ -127,48 +125,59 @@ def test_print_plan_of_a_refresh_command_is_ephemeral(
 
 
 def test_print_plan_creates_nothing_on_disk(
-    tmp_path: Path, app: Path, without_uv: dict[str, str]
+    tmp_path: Path, app: Path, private_home: dict[str, str]
 ) -> None:
     before = sorted(str(p) for p in app.rglob("*"))
     for args in (("process", "--print-plan"), ("report", "--print-plan", "--json")):
-        assert _run(without_uv, app, "app.yml", *args).returncode == 0
+        assert _run(private_home, app, "app.yml", *args).returncode == 0
 
     assert _created(tmp_path) == []
     assert sorted(str(p) for p in app.rglob("*")) == before
 
 
-def test_print_plan_needs_no_uv(app: Path, without_uv: dict[str, str]) -> None:
-    plan = _json_plan(_run(without_uv, app, "app.yml", "process", "--print-plan", "--json"))
+def test_print_plan_without_a_working_uv_says_so(
+    tmp_path: Path, app: Path, private_home: dict[str, str]
+) -> None:
+    # uv finds the interpreter the plan names, so a plan needs a uv that runs.
+    done = _run(
+        {**private_home, "PYLOCKENV_UV": "/nonexistent/uv"},
+        app,
+        "app.yml",
+        "process",
+        "--print-plan",
+    )
 
-    assert plan["uv"] == "/nonexistent/uv"
-    assert plan["steps"][0]["argv"][0] == "/nonexistent/uv"
+    assert done.returncode == 125
+    assert "cannot run uv at '/nonexistent/uv'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert _created(tmp_path) == []
 
 
 def test_print_plan_of_a_single_command_file_needs_no_name(
-    app: Path, without_uv: dict[str, str]
+    app: Path, private_home: dict[str, str]
 ) -> None:
     (app / "one.yml").write_text("pylock: pylock.toml\ncommand: -m demo\n")
 
-    plan = _json_plan(_run(without_uv, app, "one.yml", "--print-plan", "--json"))
+    plan = _json_plan(_run(private_home, app, "one.yml", "--print-plan", "--json"))
 
     assert plan["run"]["words"] == ["-m", "demo"]
 
 
 def test_print_plan_reads_relative_spec_paths_from_the_spec_files_directory(
-    tmp_path: Path, app: Path, without_uv: dict[str, str]
+    tmp_path: Path, app: Path, private_home: dict[str, str]
 ) -> None:
     plan = _json_plan(
-        _run(without_uv, tmp_path, "app/app.yml", "process", "--print-plan", "--json")
+        _run(private_home, tmp_path, "app/app.yml", "process", "--print-plan", "--json")
     )
 
     assert plan["pylock"] == f"{app}/pylock.toml"
 
 
 def test_flag_form_print_plan_resolves_paths_against_the_working_directory(
-    tmp_path: Path, app: Path, without_uv: dict[str, str]
+    tmp_path: Path, app: Path, private_home: dict[str, str]
 ) -> None:
     result = _run(
-        without_uv,
+        private_home,
         app,
         "--pylock",
         "pylock.toml",
@@ -201,10 +210,10 @@ def test_flag_form_print_plan_resolves_paths_against_the_working_directory(
 
 
 def test_flag_form_print_plan_prints_a_shell_script(
-    tmp_path: Path, app: Path, without_uv: dict[str, str]
+    tmp_path: Path, app: Path, private_home: dict[str, str]
 ) -> None:
     result = _run(
-        without_uv, app, "--pylock", "pylock.toml", "--command", "-m demo", "--print-plan"
+        private_home, app, "--pylock", "pylock.toml", "--command", "-m demo", "--print-plan"
     )
 
     assert result.returncode == 0, result.stderr
@@ -213,11 +222,11 @@ def test_flag_form_print_plan_prints_a_shell_script(
 
 
 def test_print_plan_of_a_missing_pylock_fails_with_a_message(
-    tmp_path: Path, app: Path, without_uv: dict[str, str]
+    tmp_path: Path, app: Path, private_home: dict[str, str]
 ) -> None:
     (app / "pylock.toml").unlink()
 
-    result = _run(without_uv, app, "app.yml", "process", "--print-plan")
+    result = _run(private_home, app, "app.yml", "process", "--print-plan")
 
     assert result.returncode == 125
     assert "pylock.toml does not exist" in result.stderr
@@ -226,11 +235,13 @@ def test_print_plan_of_a_missing_pylock_fails_with_a_message(
 
 
 def test_print_plan_of_a_wrongly_named_lock_file_fails_before_anything_is_made(
-    tmp_path: Path, app: Path, without_uv: dict[str, str]
+    tmp_path: Path, app: Path, private_home: dict[str, str]
 ) -> None:
     (app / "lock.toml").write_text('lock-version = "1.0"\n')
 
-    result = _run(without_uv, app, "--pylock", "lock.toml", "--command", "-m demo", "--print-plan")
+    result = _run(
+        private_home, app, "--pylock", "lock.toml", "--command", "-m demo", "--print-plan"
+    )
 
     assert result.returncode == 125
     assert "named 'pylock.toml' or 'pylock.<name>.toml'" in result.stderr

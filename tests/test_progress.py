@@ -37,6 +37,8 @@ def say(text):
 args = sys.argv[1:]
 if args == ["--version"]:
     print("uv 0.13.9 (stand-in)")
+elif args[:2] == ["python", "find"]:
+    print(sys.executable)
 elif args[0] == "venv":
     os.makedirs(os.path.join(args[-1], "bin"))
     os.symlink(sys.executable, os.path.join(args[-1], "bin", "python"))

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,10 +40,19 @@ def test_provenance_records_the_hash_inputs(
     assert provenance["python_version_requested"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def test_provenance_records_the_interpreter_version_uv_wrote_in_pyvenv_cfg(
+def test_provenance_records_the_interpreter_and_the_version_uv_wrote_in_pyvenv_cfg(
     provenance: dict[str, Any],
 ) -> None:
-    assert provenance["python_version"] == "{}.{}.{}".format(*sys.version_info[:3])
+    # The interpreter uv found for the request (not necessarily pylockenv's own: another
+    # build of the same X.Y may come first on PATH).
+    interpreter = provenance["interpreter"]
+    asked = subprocess.run(
+        [interpreter, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert provenance["python_version"] == asked.stdout.strip()
 
 
 def test_provenance_records_the_pylock_path_mtime_and_sha256(

@@ -19,13 +19,20 @@ import os
 import random
 import shlex
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from attrs import frozen
-from builders import PY_VERSION, build_probe_wheel, build_wheel, probe_report, write_pylock
+from builders import (
+    PY_VERSION,
+    build_probe_wheel,
+    build_wheel,
+    interpreter_bin,
+    probe_report,
+    pyenv_root,
+    write_pylock,
+)
 from harness import REAL_UV, CacheDir, run_pylockenv
 
 from pylockenv.core import load_spec, plan
@@ -95,13 +102,19 @@ def _last_lines(text: str, count: int = 3) -> str:
 @pytest.fixture(scope="session")
 def reference_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The python of a venv holding the reference; skips the test when it cannot be made."""
+    # 0.9.1 declares Python >= 3.12: it is installed, as declared, on pyenv's 3.12.
+    bin_dir = interpreter_bin("3.12")
+    if bin_dir is None:
+        pytest.skip(f"no Python 3.12 (the reference's floor) under {pyenv_root()}/versions")
     root = tmp_path_factory.mktemp("reference")
+    venv = root / "venv"
+    subprocess.run([str(bin_dir / "python3.12"), "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
     try:
         probe = _pip(
-            Path(sys.executable),
+            python,
             "download",
             "--no-deps",
-            "--ignore-requires-python",
             "--timeout",
             "5",
             "--retries",
@@ -116,23 +129,9 @@ def reference_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if probe.returncode != 0:
         pytest.skip(f"cannot download {REFERENCE} from the registry: {_last_lines(probe.stderr)}")
 
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    # 0.9.1 declares Python >= 3.12 but runs on 3.11.
-    full = _pip(
-        python, "install", "--quiet", "--ignore-requires-python", REFERENCE, timeout=INSTALL_TIMEOUT
-    )
+    full = _pip(python, "install", "--quiet", REFERENCE, timeout=INSTALL_TIMEOUT)
     if full.returncode != 0:
-        bare = _pip(
-            python,
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--ignore-requires-python",
-            REFERENCE,
-            timeout=INSTALL_TIMEOUT,
-        )
+        bare = _pip(python, "install", "--quiet", "--no-deps", REFERENCE, timeout=INSTALL_TIMEOUT)
         deps = _pip(python, "install", "--quiet", *REFERENCE_IMPORT_DEPS, timeout=INSTALL_TIMEOUT)
         if bare.returncode != 0 or deps.returncode != 0:
             pytest.skip(
@@ -175,8 +174,7 @@ def _write_spec(project: Path, home: Path, case: str) -> Path:
         "type": "python_env",
         "pylock": "pylock.toml",
         "command": "probe env",
-        # the reference's default is 3.13, pylockenv's the host's: say it
-        "python_version": PY_VERSION,
+        # no python_version: both tools default to 3.13 (the harness's PATH has it)
     }
     if case == "pylock-beside-spec":
         write_pylock(app / "pylock.toml", [probe])
@@ -328,8 +326,7 @@ def test_the_reference_hashes_a_spec_and_places_its_env_as_pylockenv_does(
     (home / "plugin").mkdir()
     document: dict[str, object] = {
         "pylock": "pylock.toml",
-        "command": "-m app",
-        "python_version": PY_VERSION,
+        "command": "-m app",  # no python_version: the defaults must hash alike
         "local_extra_deps": ["dist/app-1.0-py3-none-any.whl", "~/plugin"] if with_extras else [],
     }
     reference = _reference(
@@ -343,6 +340,7 @@ def test_the_reference_hashes_a_spec_and_places_its_env_as_pylockenv_does(
     expected = json.loads(reference.stdout)
 
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PATH", shared_environ["PATH"])  # where uv finds the default 3.13
     spec = load_spec(document, "app.yml", None, str(spec_dir))
     ours = plan(spec, gather_facts(spec, uv="uv"))
 

@@ -33,8 +33,8 @@ from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
 from pylockenv.core.errors import EXIT_NOT_FOUND, PylockenvError
-from pylockenv.core.facts import FileFact, FileKind, HostFacts
-from pylockenv.core.planning import Plan, plan, resolved_paths
+from pylockenv.core.facts import FileFact, FileKind, HostFacts, Interpreter
+from pylockenv.core.planning import DEFAULT_PYTHON_VERSION, Plan, plan, resolved_paths
 from pylockenv.core.render import render_shell
 from pylockenv.core.spec import load_spec
 from pylockenv.shell import execute
@@ -84,7 +84,7 @@ class Case:
     env: tuple[tuple[str, str], ...]
     refresh: bool
     hostname: str
-    default_python_version: str
+    interpreter_name: str
     host_path: str | None
     home_name: str
     xdg_name: str | None  # None: XDG_CACHE_HOME unset
@@ -117,7 +117,8 @@ def _usable_name(name: str) -> bool:
 
 NAMES = texts(1, 8).map(lambda text: text.replace("/", "_")).filter(_usable_name)
 PLAIN_NAMES = NAMES.filter(lambda name: not name.startswith("-"))
-VERSIONS = texts(1, 8).filter(str.strip)
+# A python_version with white space around it is refused (it would hash as an env of its own).
+VERSIONS = texts(1, 8).filter(lambda text: bool(text.strip()) and text == text.strip())
 ENV_KEYS = st.one_of(
     st.sampled_from(["PATH", "-i", "-u", "-", "--", "T"]),
     # Prefixed so that no stub's loader or shell reads it (LD_PRELOAD, IFS, ...).
@@ -154,7 +155,7 @@ def cases(draw: st.DrawFn) -> Case:
         env=tuple(draw(st.dictionaries(ENV_KEYS, texts(), max_size=3)).items()),
         refresh=draw(st.booleans()),
         hostname=draw(texts(1, 10)),
-        default_python_version=draw(VERSIONS),
+        interpreter_name=draw(VERSIONS),
         host_path=draw(st.none() | texts()),
         home_name=draw(NAMES),
         xdg_name=draw(st.none() | NAMES),
@@ -237,10 +238,13 @@ class World:
             cwd=str(self.cwd),
             xdg_cache_home=None if self.xdg is None else str(self.xdg),
             path=case.host_path,
-            default_python_version=case.default_python_version,
-            python_full_version="3.11.9",
             uv=str(self.uv),
             ephemeral_suffix=SUFFIX,
+            interpreters={
+                case.python_version or DEFAULT_PYTHON_VERSION: Interpreter(
+                    path=f"/opt/{case.interpreter_name}/bin/python", version="3.11.9"
+                )
+            },
         )
         pylock, extras, prepend = resolved_paths(spec, home=facts.home, cwd=facts.cwd)
         files = {path: stat(path) for path in (pylock, *extras, *prepend)}
@@ -295,6 +299,7 @@ class Sandbox:
         self.log = root / "log"
         self.tools = root / "tools"
         self.template = root / "template"
+        self.host_python = root / "host-python" / "python3.11"
         for directory in (self.world.root, self.log, self.tools, self.template):
             directory.mkdir()
         for tool in SCRIPT_TOOLS:
@@ -328,12 +333,16 @@ class Sandbox:
         uv = (
             "case ${1-} in\n"
             "--version) echo 'uv 0.9.0 (stub)' ;;\n"
+            f"python) echo {q(str(self.host_python))} ;;\n"
             "venv) for last; do :; done\n"
             f'  {q(_which("mkdir"))} -p -- "$last"\n'
             f'  {q(_which("cp"))} -R -- {q(str(self.template))} "$last/bin" ;;\n'
             "esac"
         )
         _write_program(world.uv, self._stub(uv))
+        # The interpreter `uv python find` names: it says its version, and nothing else.
+        self.host_python.parent.mkdir()
+        _write_program(self.host_python, "#!/bin/sh\necho 3.11.9\n")
         command = self._stub(f"exit {COMMAND_EXIT}")
         _write_program(self.template / "python", command)
         if case.first_word == "console":
@@ -446,8 +455,11 @@ class Outcome:
     changed: frozenset[str]  # files of the world as built whose size or mtime changed
 
     def without_uv_check(self) -> Outcome:
-        """Without `uv --version`: execute's check of uv before provisioning, no plan step."""
-        kept = tuple(i for i in self.invocations if i.args != ("--version",))
+        """Without `uv --version` and `uv python find`: execute's check of uv before
+        provisioning and the CLI's look-up of the interpreter when planning, no plan step."""
+        kept = tuple(
+            i for i in self.invocations if i.args != ("--version",) and i.args[:1] != ("python",)
+        )
         return evolve(self, invocations=kept)
 
 
@@ -598,7 +610,7 @@ BASE = Case(
     env=(),
     refresh=False,
     hostname="node7",
-    default_python_version="3.11",
+    interpreter_name="cpython-3.11",
     host_path="/usr/bin:/bin",
     home_name="alice",
     xdg_name="cache",
@@ -611,7 +623,8 @@ BASE = Case(
 # The examples of issue 9, and their neighbours. Those a spec or the CLI can give are
 # also carried out through the CLI (--print-plan, then run) below.
 THROUGH_SPEC = {
-    "newline in python_version": evolve(BASE, python_version=f"3.11{INJECTED}"),
+    # (inside it: white space around a python_version is refused)
+    "newline in python_version": evolve(BASE, python_version=f"3.11{INJECTED}3"),
     "newline in a command name under commands:": evolve(BASE, command_name=f"x{INJECTED}"),
     "newline in the spec file name": evolve(BASE, spec_name=f"app{INJECTED}.yml"),
     "newline in the pylock path": evolve(BASE, pylock_dir=f"locks{INJECTED}"),
@@ -630,7 +643,7 @@ THROUGH_SPEC = {
 }
 KNOWN = {
     **THROUGH_SPEC,
-    "newline in the default python version": evolve(BASE, default_python_version=f"3{INJECTED}"),
+    "newline in the interpreter's path": evolve(BASE, interpreter_name=f"3{INJECTED}"),
     "newline in the host name": evolve(BASE, hostname=f"node{INJECTED}"),
     "an env name that looks like an option, first for env(1)": evolve(
         BASE, env=(("-i", "1"),), host_path=None
@@ -654,6 +667,7 @@ def test_the_cli_printed_plan_of_a_known_example_runs_as_the_cli_runs_it(case: C
         environ = box.environ(PYLOCKENV_UV=str(world.uv), **xdg)
         printed = cli(box, environ, "--print-plan")
         assert printed.returncode == 0, printed.stderr
+        box.outcome([printed.returncode])  # forget its look-up of the interpreter: no plan step
         script, stderr = by_script(box, printed.stdout, environ)
         runs = [cli(box, environ, "--", *case.args) for _ in range(2)]
         reference = box.outcome([run.returncode for run in runs]).without_uv_check()

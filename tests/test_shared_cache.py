@@ -31,6 +31,8 @@ EXIT_PYLOCKENV_FAILED = 125
 # which another user cannot enter. It loads pylockenv and its dependencies from the
 # test virtualenv's site-packages (readable by all), editable install included.
 SYSTEM_PYTHON = "/usr/bin/python3.11"
+# The lab's users see no pyenv (it is root's): their envs are made from the system Python.
+SYSTEM_SPEC = 'python_version: "3.11"\n'
 SITE_PACKAGES = next(p for p in sys.path if p.endswith("site-packages"))
 BOOT = (
     "import runpy, site, sys; site.addsitedir(sys.argv.pop(1)); sys.argv[0] = 'pylockenv'; "
@@ -170,7 +172,7 @@ def lab_app(lab: Lab) -> Iterator[Path]:
     emptied afterwards."""
     root = Path(tempfile.mkdtemp(dir=lab.shared, prefix="app-"))
     root.chmod(0o755)
-    spec = make_app(root, command="probe exit 0")
+    spec = make_app(root, command="probe exit 0", extra_spec=SYSTEM_SPEC)
     yield spec
     for entry in lab.cache.xdg.iterdir():
         shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
@@ -239,7 +241,8 @@ def test_an_outsider_gets_a_sentence_naming_the_path_and_the_permission(
     assert env.is_dir()
     other = Path(tempfile.mkdtemp(dir=lab.shared, prefix="app-"))
     other.chmod(0o755)
-    cold = lab.run(lab.outsider, "provision", str(make_app(other, command="probe exit 0")))
+    outsiders = make_app(other, command="probe exit 0", extra_spec=SYSTEM_SPEC)
+    cold = lab.run(lab.outsider, "provision", str(outsiders))
     assert cold.returncode == EXIT_PYLOCKENV_FAILED
     assert cold.stderr.startswith("pylockenv: error: ")
     assert "permission denied; this user (uid" in cold.stderr

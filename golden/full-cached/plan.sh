@@ -1,7 +1,7 @@
 #!/bin/sh
 # pylockenv plan for /srv/apps/demo/app.yml: commands.process
 # mode: cached; env hash e960fe2a5dc380d5 = sha256('node7:3.12:/srv/apps/demo/locks/pylock.toml:1763985600.123456:/srv/apps/demo/dist/demo-1.0-py3-none-any.whl,/home/alice/src/demo-plugins,/opt/shared/helpers-2.0-py3-none-any.whl')[:16]
-# python: 3.12 (spec)
+# python: 3.12 (spec), found as /opt/python/3.12.4/bin/python3.12, Python 3.12.4
 set -eu
 uv_path=/opt/tools/bin:/home/alice/bin:/srv/apps/demo/tools:/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
 run_path=/scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin:/opt/tools/bin:/home/alice/bin:/srv/apps/demo/tools:/usr/local/bin:/usr/bin:/bin  # PATH for the command
@@ -17,7 +17,7 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5  # a half-made or broken env in its place
-    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv venv -p 3.12 /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5  # create-venv
+    env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv venv -p /opt/python/3.12.4/bin/python3.12 /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5  # create-venv
     env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python -r /srv/apps/demo/locks/pylock.toml  # install-pylock
     env PATH="$uv_path" DATA_PATH=/data LOG_LEVEL=debug /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/bin/python --no-deps /srv/apps/demo/dist/demo-1.0-py3-none-any.whl /home/alice/src/demo-plugins /opt/shared/helpers-2.0-py3-none-any.whl  # install-local-extras
     : > /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/e960fe2a5dc380d5/.provisioned  # the marker last, atomically

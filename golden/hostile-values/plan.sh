@@ -1,11 +1,10 @@
 #!/bin/sh
 # pylockenv plan for "/srv/apps/demo/app\n: > PWNED.yml: commands.'report\\n: > PWNED'"
 # mode: cached; env hash 756f737bf13203bf = sha256('node7:3.11\n: > PWNED:/srv/apps/demo/pylock.toml:1763985600.123456')[:16]
-# python: '3.11\n: > PWNED' (spec)
+# python: '3.11\n: > PWNED' (spec), found as /opt/python/3.11.4/bin/python3.11, Python 3.11.4
 set -eu
 # values holding characters that do not print as themselves, spelt with printf escapes
-v1=$(printf '3.11\012: > PWNEDx'); v1=${v1%x}
-v2=$(printf 'pylockenv: error: /srv/apps/demo/app\012: > PWNED.yml: commands.'"'"'report\\n: > PWNED'"'"': command: '"'"'/opt/x=y/bin/report'"'"' is neither a console script in /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.x'); v2=${v2%x}
+v1=$(printf 'pylockenv: error: /srv/apps/demo/app\012: > PWNED.yml: commands.'"'"'report\\n: > PWNED'"'"': command: '"'"'/opt/x=y/bin/report'"'"' is neither a console script in /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin nor a file for Python to run; check the command'"'"'s first word, and that the package providing it is in the pylock or the local extra deps.x'); v1=${v1%x}
 uv_path=''  # PATH for the uv steps
 run_path=/scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin  # PATH for the command
 flock=flock
@@ -21,7 +20,7 @@ if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ] |
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned ] || [ ! -e /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python ]; then
     rm -rf /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # a half-made or broken env in its place
-    env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv venv -p "$v1" /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # create-venv
+    env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv venv -p /opt/python/3.11.4/bin/python3.11 /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf  # create-venv
     env -- -i=1 'GREETING=it'"'"'s $HOME' /opt/uv/bin/uv pip install -p /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/bin/python -r /srv/apps/demo/pylock.toml  # install-pylock
     : > /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned.tmp && mv /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned.tmp /scratch/x=y/bfabric_app_runner/envs/756f737bf13203bf/.provisioned  # the marker last, atomically
   fi
@@ -38,6 +37,6 @@ fi
 if [ -e /opt/x=y/bin/report ] || [ -L /opt/x=y/bin/report ]; then
   exec env PATH="$run_path" -i=1 'GREETING=it'"'"'s $HOME' "$nice" -n 0 -- /opt/x=y/bin/report --fast '$(: > PWNED)' '`: > PWNED`' "$@"
 else
-  printf '%s\n' "$v2" >&2
+  printf '%s\n' "$v1" >&2
   exit 127
 fi

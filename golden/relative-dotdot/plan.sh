@@ -1,35 +1,35 @@
 #!/bin/sh
 # pylockenv plan for /srv/apps/demo/app.yml
-# mode: cached; env hash c343ca5322d7b7d2 = sha256('node7:3.11:/srv/apps/demo/../shared/pylock.toml:1763985600.123456:/srv/apps/demo/dist/a-1.0-py3-none-any.whl,/srv/apps/demo/dist/../dist/b-1.0-py3-none-any.whl')[:16]
-# python: 3.11 (host default)
+# mode: cached; env hash 3da85615859c60da = sha256('node7:3.13:/srv/apps/demo/../shared/pylock.toml:1763985600.123456:/srv/apps/demo/dist/a-1.0-py3-none-any.whl,/srv/apps/demo/dist/../dist/b-1.0-py3-none-any.whl')[:16]
+# python: 3.13 (default), found as /opt/python/3.13.4/bin/python3.13, Python 3.13.4
 set -eu
 uv_path=/srv/apps/demo/../bin:/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
-run_path=/scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin:/srv/apps/demo/../bin:/usr/local/bin:/usr/bin:/bin  # PATH for the command
+run_path=/scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/bin:/srv/apps/demo/../bin:/usr/local/bin:/usr/bin:/bin  # PATH for the command
 flock=flock
 if ! command -v flock >/dev/null 2>&1; then  # no flock(1) here: the script takes no lock
   printf '%s\n' 'pylockenv: no flock(1) here: running without the locks that keep concurrent runs and gc apart' >&2
   flock=:
 fi
 
-if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
+if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/bin/python ]; then  # not ready: no marker, or a bin/python that does not resolve
   mkdir -p /scratch/alice/cache/bfabric_app_runner/envs
-  exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2.lock
+  exec 9>>/scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da.lock
   $flock 9  # one provisioning at a time; the others wait here
-  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python ]; then
-    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2  # a half-made or broken env in its place
-    env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2  # create-venv
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python -r /srv/apps/demo/../shared/pylock.toml  # install-pylock
-    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python --no-deps /srv/apps/demo/dist/a-1.0-py3-none-any.whl /srv/apps/demo/dist/../dist/b-1.0-py3-none-any.whl  # install-local-extras
-    : > /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned  # the marker last, atomically
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/bin/python ]; then
+    rm -rf /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da  # a half-made or broken env in its place
+    env PATH="$uv_path" /opt/uv/bin/uv venv -p /opt/python/3.13.4/bin/python3.13 /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/bin/python -r /srv/apps/demo/../shared/pylock.toml  # install-pylock
+    env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/bin/python --no-deps /srv/apps/demo/dist/a-1.0-py3-none-any.whl /srv/apps/demo/dist/../dist/b-1.0-py3-none-any.whl  # install-local-extras
+    : > /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/.provisioned  # the marker last, atomically
   fi
   exec 9>&-
 fi
-if [ -L /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.in-use ]; then printf '%s\n' 'pylockenv: /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.in-use is a symbolic link; remove it and run again' >&2; exit 125; fi
-if true 2>/dev/null >>/scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.in-use; then  # not on a read-only cache
-  exec 8>>/scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.in-use
+if [ -L /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/.in-use ]; then printf '%s\n' 'pylockenv: /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/.in-use is a symbolic link; remove it and run again' >&2; exit 125; fi
+if true 2>/dev/null >>/scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/.in-use; then  # not on a read-only cache
+  exec 8>>/scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/.in-use
   $flock -s 8  # the in-use lock, held by the command: gc leaves the env alone
-  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/.provisioned ]; then printf '%s\n' 'pylockenv: env c343ca5322d7b7d2 was removed (by gc?) meanwhile; run again' >&2; exit 125; fi
+  if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/.provisioned ]; then printf '%s\n' 'pylockenv: env 3da85615859c60da was removed (by gc?) meanwhile; run again' >&2; exit 125; fi
 fi
 
 # the command; arguments given to this script are appended
-exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/c343ca5322d7b7d2/bin/python -m demo "$@"
+exec env PATH="$run_path" /scratch/alice/cache/bfabric_app_runner/envs/3da85615859c60da/bin/python -m demo "$@"

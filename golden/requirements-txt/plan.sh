@@ -1,7 +1,7 @@
 #!/bin/sh
 # pylockenv plan for /srv/apps/demo/app.yml
 # mode: cached; env hash ced3276a8d8f75d5 = sha256('node7:3.11:/srv/apps/demo/requirements.txt:1700000000.0')[:16]
-# python: 3.11 (spec)
+# python: 3.11 (spec), found as /opt/python/3.11.4/bin/python3.11, Python 3.11.4
 set -eu
 uv_path=/usr/local/bin:/usr/bin:/bin  # PATH for the uv steps
 run_path=/scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin:/usr/local/bin:/usr/bin:/bin  # PATH for the command
@@ -17,7 +17,7 @@ if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisi
   $flock 9  # one provisioning at a time; the others wait here
   if [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned ] || [ ! -e /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python ]; then
     rm -rf /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5  # a half-made or broken env in its place
-    env PATH="$uv_path" /opt/uv/bin/uv venv -p 3.11 /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5  # create-venv
+    env PATH="$uv_path" /opt/uv/bin/uv venv -p /opt/python/3.11.4/bin/python3.11 /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5  # create-venv
     env PATH="$uv_path" /opt/uv/bin/uv pip install -p /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/bin/python -r /srv/apps/demo/requirements.txt  # install-pylock
     : > /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned.tmp && mv /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned.tmp /scratch/alice/cache/bfabric_app_runner/envs/ced3276a8d8f75d5/.provisioned  # the marker last, atomically
   fi

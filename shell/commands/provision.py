@@ -18,7 +18,7 @@ def _provision(invocation: Invocation) -> int:
     from ..run_plan import provision
 
     spec = spec_from_arguments(invocation)
-    the_plan, _ = plan_with_facts(spec, uv=invocation.uv)
+    the_plan, _ = plan_with_facts(spec, uv=invocation.uv, may_download=True)
     path = provision(
         the_plan, progress=progress_of(invocation), lock_timeout=invocation.ns.lock_timeout
     )

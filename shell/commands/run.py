@@ -45,7 +45,9 @@ def _run(invocation: Invocation) -> int:
         invocation.parser.error("--json goes with --print-plan")
     spec = spec_from_arguments(invocation)
     spec_path = None if ns.spec is None else os.path.abspath(ns.spec)
-    the_plan, facts = plan_with_facts(spec, uv=invocation.uv, spec_path=spec_path, name=ns.name)
+    the_plan, facts = plan_with_facts(
+        spec, uv=invocation.uv, spec_path=spec_path, name=ns.name, may_download=not ns.print_plan
+    )
     if not plan_is_kept(the_plan.mode):
         release_plan_lock()  # no plan will be kept: the runs waiting for one need not wait
     warn_of_shell_syntax(the_plan, invocation)
