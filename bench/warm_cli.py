@@ -1,17 +1,20 @@
-"""Warm CLI: `pylockenv run SPEC NAME` and `pylockenv apply plan.json` against the env's python.
+"""Warm CLI: `pylockenv run SPEC NAME`, `run --pylock P --command C ...` and `apply plan.json`
+against the env's python.
 
 Usage: python bench/warm_cli.py [--quick] [REPEATS]   (default 40, quick 10;
-targets: run <= 3.5x, apply <= 3.0x, no launcher process)
+targets: run by flags <= 3.5x, run SPEC NAME and apply <= 2.0x, no launcher process)
 
 The command is `-c pass`. The env is provisioned by the spec's first run,
 untimed, so every measured run is a later run of a spec seen before (the warm
-path). Every row runs as a child process of this script, interleaved, output
-discarded; the ratios compare each row with the last one. The indented rows
+path). The run by flags names the same pylock and local extra by absolute path
+(the same env). Every row runs as a child process of this script, interleaved,
+output discarded; the ratios compare each row with the last one. The indented rows
 say where the time goes: a run when PYLOCKENV_UV is not set (pylockenv looks
 for its bundled uv, as an installed pylockenv does by default; a spec file of
 its own, so that each row keeps its own stored plan), pylockenv's interpreter
-importing the libraries a warm run should not need, and that interpreter
-starting with nothing to do, the floor of any launcher written in Python.
+importing the libraries a warm run should not need, that interpreter
+starting with nothing to do, and that interpreter exec'ing the env's python
+-c pass at once: the floor of any launcher written in Python that execs.
 
 `apply` runs the JSON plan printed by `pylockenv run SPEC NAME --print-plan --json`;
 where this pylockenv has no `apply` command its rows say so.
@@ -45,10 +48,14 @@ from benchkit import (
     table,
 )
 
-TARGET_RUN = 3.5
-TARGET_APPLY = 3.0
+TARGET_FLAGS = 3.5
+TARGET_RUN = 2.0
+TARGET_APPLY = 2.0
 HEAVY = ("yaml", "attrs", "cattrs", "filelock", "subprocess")
 PID_CHECKS = 5
+# The floor of a launcher written in Python that execs the command: its interpreter's
+# start, then the command's (a warm run does this plus reading and checking its plan).
+EXEC_ONLY = "import os; os.execv({python!r}, [{python!r}, '-c', 'pass'])"
 
 
 def launcher_left(argv: Sequence[str], env: Mapping[str, str]) -> bool:
@@ -68,6 +75,17 @@ def launcher_report(argv: Sequence[str], env: Mapping[str, str]) -> str:
     left = sum(launcher_left(argv, env) for _ in range(PID_CHECKS))
     verdict = "no" if left == 0 else "yes" if left == PID_CHECKS else "sometimes"
     return f"{verdict} (the command had the pid started: {PID_CHECKS - left} of {PID_CHECKS} runs)"
+
+
+def flags_of(spec: Path, command: str) -> list[str]:
+    """`run` by flags of the spec's env: its pylock and local extras, by absolute path."""
+    extras = sorted((spec.parent / "wheels").glob("bench_app_*.whl"))
+    pylock = ["--pylock", str(spec.parent / "pylock.toml"), "--command", command]
+    return [
+        "run",
+        *pylock,
+        *(word for wheel in extras for word in ("--local-extra-dep", str(wheel))),
+    ]
 
 
 def main(count: int) -> int:
@@ -91,9 +109,17 @@ def main(count: int) -> int:
                 [pylockenv, "run", str(other_spec), APP_NAME],
                 default_env,
             ),
+            "pylockenv run --pylock P --command C ...": (
+                [pylockenv, *flags_of(spec, "-c pass")],
+                env,
+            ),
         }
         pid_checks: dict[str, list[str] | str] = {
-            "pylockenv run SPEC NAME": [pylockenv, "run", str(spec), PID_NAME]
+            "pylockenv run SPEC NAME": [pylockenv, "run", str(spec), PID_NAME],
+            "pylockenv run --pylock P --command C ...": [
+                pylockenv,
+                *flags_of(spec, "-c 'import os; print(os.getpid())'"),
+            ],
         }
         if has_command(pylockenv, "apply"):
             plans = {}
@@ -111,6 +137,10 @@ def main(count: int) -> int:
                 env,
             ),
             "  pylockenv's python -c pass": ([str(bin_dir / "python"), "-c", "pass"], env),
+            "  pylockenv's python exec'ing <env>/bin/python -c pass": (
+                [str(bin_dir / "python"), "-c", EXEC_ONLY.format(python=python)],
+                env,
+            ),
             "<env>/bin/python -c pass": ([python, "-c", "pass"], env),
         }
         measured = {name: row for name, row in rows.items() if not isinstance(row, str)}
@@ -130,7 +160,8 @@ def main(count: int) -> int:
         }
     print(
         f"warm CLI, {count} interleaved repetitions each "
-        f"(targets: run <= {TARGET_RUN:g}x, apply <= {TARGET_APPLY:g}x)"
+        f"(targets: run by flags <= {TARGET_FLAGS:g}x, run SPEC NAME <= {TARGET_RUN:g}x, "
+        f"apply <= {TARGET_APPLY:g}x)"
     )
     results = {name: row if isinstance(row, str) else times[name] for name, row in rows.items()}
     print(table(results, baseline="<env>/bin/python -c pass"))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from .duration import format_duration
 from .envstate import EnvObservation, Reach, Reuse, env_state
 from .gc import GcEntry, GcOutcome, GcPlan, GcReason
+from .provenance import iso_utc as iso_utc  # said in provenance, which provisioning loads
 from .provenance import provenance_to_dict
 
 SIZE_NOTE = (
@@ -28,12 +28,6 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
-
-
-def iso_utc(timestamp: float) -> str:
-    """`timestamp` as ISO 8601 in UTC, to the second: 2026-11-24T14:20:39Z."""
-    moment = datetime.fromtimestamp(timestamp, UTC).replace(microsecond=0)
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def format_size(size: int | None) -> str:

@@ -13,6 +13,7 @@ the files pylockenv adds: the marker's staging name and the in-use lock.
       envs/<hash>.lock        the provisioning lock (kept: a run may be waiting on it)
       ephemeral/env_<suffix>  an ephemeral env, locked through its directory while its run lives
       plans/<key>.plan        a plan `run SPEC [NAME]` or `apply PLAN` used, kept for warm runs
+      plans/<key>.plan.lock   held while a run makes that plan (kept: a run may be waiting on it)
       plans/uv-<id>.version   what `uv --version` printed, kept per uv executable (id: its stat)
       plans/<name>.<pid>.tmp  a kept plan or uv version while it is written, before os.replace
 
@@ -88,14 +89,16 @@ def kept_uv_version_name(identity_crc: int) -> str:
 
 
 def plans_entry_kind(name: str) -> str | None:
-    """What the entry `name` of plans/ is: "plan" (a kept plan), "uv version" (a kept
-    answer of `uv --version`), "staging" (one being written), or None: not pylockenv's,
-    so gc leaves it alone."""
+    """What the entry `name` of plans/ is: "plan" (a kept plan), "plan lock" (held while
+    one is made), "uv version" (a kept answer of `uv --version`), "staging" (one being
+    written), or None: not pylockenv's, so gc leaves it alone."""
     if name.endswith(STAGING_SUFFIX):
         stem, _, pid = name[: -len(STAGING_SUFFIX)].rpartition(".")
         return "staging" if pid.isdigit() and plans_entry_kind(stem) is not None else None
     if name.endswith(PLAN_SUFFIX) and len(name) > len(PLAN_SUFFIX) and "/" not in name:
         return "plan"
+    if name.endswith(PLAN_SUFFIX + LOCK_SUFFIX) and plans_entry_kind(name[: -len(LOCK_SUFFIX)]):
+        return "plan lock"
     middle = name.removeprefix(UV_VERSION_PREFIX).removesuffix(UV_VERSION_SUFFIX)
     if len(middle) == 8 and len(name) == len(middle) + 11 and set(middle) <= _HEX_DIGITS:
         return "uv version"
@@ -222,6 +225,11 @@ class CacheLayout:
     def stored_plan(self, key: str) -> str:
         """The stored plan of the runs whose file, name and working directory give `key`."""
         return f"{self.plans_dir}/{key}{PLAN_SUFFIX}"
+
+    def plan_lock(self, key: str) -> str:
+        """The lock a run holds while it makes the plan kept as `stored_plan(key)`, from
+        its first look until it starts the command (the others wait, then run it warm)."""
+        return f"{self.plans_dir}/{key}{PLAN_SUFFIX}{LOCK_SUFFIX}"
 
     def kept_uv_version(self, identity_crc: int) -> str:
         """Where the version of one uv executable is kept (see `kept_uv_version_name`)."""

@@ -26,7 +26,7 @@ from .plan_rules import short_digest
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
     from .planning import Plan
@@ -34,14 +34,16 @@ if TYPE_CHECKING:
     # (check, path, argv): how one way to start the command is tested, then started.
     Candidate = tuple[str, str | None, tuple[str, ...]]
 
-PLAN_FILE_VERSION = 3
+PLAN_FILE_VERSION = 4
 # The fingerprint of each version's data form. Version 1 (pylockenv before this
 # table) had `run.script`, `script_argv`, `python_argv` and a record without `cwd`
 # for a spec file's plan. Version 3: the plan's `interpreter`, the record's
-# `interpreters` (the Python of pylockenv itself is no longer a fact).
-PLAN_SCHEMAS = {2: "b1194c2c0536a299", 3: "def604a9d54ba70f"}
+# `interpreters` (the Python of pylockenv itself is no longer a fact). Version 4:
+# `run.shell_syntax_warning`, and a kept plan's `kept_for`.
+PLAN_SCHEMAS = {2: "b1194c2c0536a299", 3: "def604a9d54ba70f", 4: "5bf808b52fd196db"}
 VERSION_KEY = "plan_file_version"
 MADE_FROM_KEY = "made_from"
+KEPT_FOR_KEY = "kept_for"
 # A plan is a few kilobytes; a file far larger than this is no plan file.
 PLAN_FILE_SIZE_LIMIT = 1 << 20
 
@@ -124,21 +126,29 @@ def parse_plan_file(data: bytes, where: str) -> tuple[dict[str, Any], dict[str, 
 # --- the kept plan (marshal) and its light view ---------------------------------------------
 
 
-def encode_kept_plan(plan_data: Mapping[str, Any], made_from: Mapping[str, Any]) -> bytes:
-    """A plan kept for warm runs: marshal data, which the warm path reads without json."""
-    return marshal.dumps(
-        {VERSION_KEY: PLAN_FILE_VERSION, "plan": dict(plan_data), MADE_FROM_KEY: dict(made_from)}
-    )
+def encode_kept_plan(
+    plan_data: Mapping[str, Any], made_from: Mapping[str, Any], kept_for: Sequence[str]
+) -> bytes:
+    """A plan kept for warm runs: marshal data, which the warm path reads without json,
+    with the command line it is kept for (`kept_plan_words`)."""
+    document = {VERSION_KEY: PLAN_FILE_VERSION, "plan": dict(plan_data)}
+    document |= {MADE_FROM_KEY: dict(made_from), KEPT_FOR_KEY: tuple(kept_for)}
+    return marshal.dumps(document)
 
 
-def decode_kept_plan(data: bytes) -> tuple[LightPlan, dict[str, Any]] | None:
+def decode_kept_plan(
+    data: bytes, kept_for: Sequence[str] | None = None
+) -> tuple[LightPlan, dict[str, Any]] | None:
     """The plan and its record from a kept plan; None when `data` is not one of this
-    version whose every value the warm path reads has its type (damage of any shape)."""
+    version whose every value the warm path reads has its type (damage of any shape), or,
+    given `kept_for`, is kept for another command line (a name shared by two digests)."""
     try:
         document = marshal.loads(data)
     except (EOFError, ValueError, TypeError):
         return None
     if not isinstance(document, dict) or document.get(VERSION_KEY) != PLAN_FILE_VERSION:
+        return None
+    if kept_for is not None and document.get(KEPT_FOR_KEY) != tuple(kept_for):
         return None
     plan, made_from = light_plan(document.get("plan")), document.get(MADE_FROM_KEY)
     if plan is None or not isinstance(made_from, dict):
@@ -162,6 +172,7 @@ class LightPlan:
         "mode",
         "path_value",
         "set_env",
+        "shell_syntax_warning",
         "source",
         "words",
     )
@@ -182,6 +193,7 @@ class LightPlan:
         )
         self.path_value: str = run["env"]["path_value"]
         self.set_env: dict[str, str] = dict(run["env"]["set_env"])
+        self.shell_syntax_warning: str | None = run["shell_syntax_warning"]
 
 
 _STRINGS = ("source", "mode", "env_hash", "hash_input", "cache_root", "env_path", "marker_path")
@@ -207,6 +219,8 @@ def light_plan(data: object) -> LightPlan | None:
         return None
     if not _is_words(run.get("words")) or not isinstance(candidates, list | tuple):
         return None
+    if not _is_str_or_none(run.get("shell_syntax_warning", 0)):
+        return None
     for candidate in candidates:
         if not isinstance(candidate, dict):
             return None
@@ -215,6 +229,24 @@ def light_plan(data: object) -> LightPlan | None:
             return None
     run = {**run, "candidates": [(c["check"], c["path"], c["argv"]) for c in candidates]}
     return LightPlan(data, run)
+
+
+_LIGHT_KEYS = (*_STRINGS, "lock_path", "in_use_path")
+
+
+def light_view(plan: Plan) -> LightPlan:
+    """The LightPlan of a `Plan` itself: what `light_plan(plan_to_data(plan))` gives,
+    without converting the whole plan to plain data (`execute` reads it on every run)."""
+    run = plan.run
+    return LightPlan(
+        {key: getattr(plan, key) for key in _LIGHT_KEYS},
+        {
+            "words": run.words,
+            "candidates": [(c.check, c.path, c.argv) for c in run.candidates],
+            "env": {"path_value": run.env.path_value, "set_env": run.env.set_env},
+            "shell_syntax_warning": run.shell_syntax_warning,
+        },
+    )
 
 
 def _is_str_or_none(value: object) -> bool:
@@ -232,24 +264,28 @@ def _is_words(value: object) -> bool:
 # --- which plans are kept, and under which name ---------------------------------------------
 
 
-def plan_is_kept(mode: str, source_file: str | None) -> bool:
+def plan_is_kept(mode: str) -> bool:
     """Whether a plan that has run is kept for warm runs: only a cached env's (an
-    ephemeral env is made for one run) made from a file the warm path can name
-    (`source_file`: a spec file or plan file; a spec given by flags is never looked up)."""
-    return mode == "cached" and source_file is not None
+    ephemeral env is made for one run), whatever form the command line gave it in."""
+    return mode == "cached"
 
 
-def kept_plan_key(verb: str, source_file: str, name: str | None, cwd: str) -> str:
-    """The name under which the warm path keeps the plan of `run SPEC [NAME]` or of
-    `apply PLAN` (`verb`, the absolute path of SPEC or PLAN as `source_file`) made in `cwd`.
+def kept_plan_words(
+    verb: str, source_file: str | None, name: str | None, cwd: str, given: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """What names a kept plan: the subcommand (`verb`: run or apply), the absolute path
+    of SPEC or PLAN (`source_file`; None for a spec given by flags), NAME, the working
+    directory and the spec's flags as `shell.warm.given_flags` spells them (`given`:
+    --pylock, --command, ... or an app.yml's --app-*)."""
+    return (verb, source_file or "", "" if name is None else f"={name}", cwd, *given)
 
-    16 hex digits of SHA-256 (the module the layout check loads anyway): a collision
-    only costs speed, since the kept plan records the file, name and working
-    directory it belongs to and is stale for any other.
-    """
-    words = "\0".join([verb, source_file, "" if name is None else f"={name}", cwd])
-    data = words.encode("utf-8", "surrogateescape")
-    return short_digest(data)
+
+def kept_plan_key(words: Sequence[str]) -> str:
+    """The name under which the warm path keeps the plan of the command line `words`
+    (`kept_plan_words`): 16 hex digits of SHA-256 (the module the layout check loads
+    anyway). The kept plan records its words, so a name two command lines share only
+    costs speed. No word holds a NUL (argv cannot), so the joined text names one line."""
+    return short_digest("\0".join(words).encode("utf-8", "surrogateescape"))
 
 
 # --- the data form's fingerprint ------------------------------------------------------------

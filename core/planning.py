@@ -11,6 +11,7 @@ from attrs import field, frozen
 from .envkind import EnvKind
 from .errors import PlanError
 from .facts import FileFact, FileKind, HostFacts
+from .hints import shell_syntax_warning
 from .layout import EnvLayout, cache_layout
 from .limits import shown, shown_path
 from .paths import absolute_path
@@ -90,12 +91,14 @@ class RunCommand:
     `candidates` are tried in order and the first whose check holds runs, with the
     arguments given at run time appended (`core.plan_rules.command_candidates`: a
     console script in the env's `bin/`, else a file for the env's python); when
-    none holds, `not_found` is said and the exit status is 127.
+    none holds, `not_found` is said and the exit status is 127. `shell_syntax_warning`
+    (`core.hints`) is said before the command starts, unless -q, on every path.
     """
 
     words: tuple[str, ...]
     candidates: tuple[CommandCandidate, ...]
     not_found: str
+    shell_syntax_warning: str | None
     env: EnvChanges
 
 
@@ -343,6 +346,7 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
             for check, path, argv in command_candidates(words, env)
         ),
         not_found=not_found_message(spec.source, words[0], env),
+        shell_syntax_warning=shell_syntax_warning(words, spec.source),
         env=EnvChanges(
             prepend_path=run_prepend,
             path_value=_joined_path(run_prepend, base_path),

@@ -10,6 +10,7 @@ mistaken for the reference's empty marker.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import asdict, frozen
@@ -194,3 +195,9 @@ def provenance_to_dict(provenance: Provenance) -> dict[str, Any]:
 def render_marker(provenance: Provenance) -> str:
     """The marker's text: the provenance as JSON, keys sorted, with a trailing newline."""
     return json.dumps(provenance_to_dict(provenance), indent=2, sort_keys=True) + "\n"
+
+
+def iso_utc(timestamp: float) -> str:
+    """`timestamp` as ISO 8601 in UTC, to the second: 2026-11-24T14:20:39Z."""
+    moment = datetime.fromtimestamp(timestamp, UTC).replace(microsecond=0)
+    return moment.isoformat().replace("+00:00", "Z")

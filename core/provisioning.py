@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
-from .cache_display import iso_utc
-from .provenance import ExtraRecord, InstalledRecord, Provenance, PylockRecord
+from .provenance import ExtraRecord, InstalledRecord, Provenance, PylockRecord, iso_utc
 
 if TYPE_CHECKING:
     from .layout import EnvLayout

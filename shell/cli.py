@@ -65,6 +65,57 @@ class _VersionAction(argparse.Action):
         parser.exit(0)
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter (descriptions as written), its width found as
+    shutil.get_terminal_size finds the columns ($COLUMNS, else the terminal of stdout,
+    else 80) without importing shutil, which argparse does for every add_argument (and
+    shutil loads bz2, lzma and fnmatch: 2 ms of each run)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _terminal_columns() -> int:
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage line can end in " [-- ARGS...]" (`takes_args`), made
+    when a usage is first shown, not when the parser is built: formatting it loads
+    shutil (for the terminal's width), which a run that shows no usage never needs."""
+
+    takes_args = False
+
+    def _add_args_to_usage(self) -> None:
+        if self.takes_args and self.usage is None:
+            self.usage = super().format_usage().removeprefix("usage: ").rstrip() + " [-- ARGS...]"
+
+    def format_usage(self) -> str:
+        self._add_args_to_usage()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self._add_args_to_usage()
+        return super().format_help()
+
+
 def _add_global_option(
     parser: argparse.ArgumentParser, name: str, help_text: str, *, default: object
 ) -> None:
@@ -81,7 +132,7 @@ def build_parser(
     """The command line of `commands` (all of them unless told), and each one's own parser
     (for its usage errors). A command line that names its subcommand needs only that one's
     parser, which saves building the others (1.5 ms of a cold run)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pylockenv",
         description=textwrap.fill(
             "Run a command inside a cached Python environment defined by a pylock.toml "
@@ -91,7 +142,7 @@ def build_parser(
         ),
         epilog="exit codes:\n"
         + "".join(f"  {code:<7} {meaning}\n" for code, meaning in EXIT_CODES),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     parser.add_argument(
         "-V", "--version", action=_VersionAction, help="print the version, and the uv used"
@@ -100,22 +151,26 @@ def build_parser(
         _add_global_option(
             parser, name, _GLOBAL_HELP[name], default=None if name == "uv" else False
         )
-    subparsers = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
-    parsers = {}
+    # prog given, as argparse would compute it (the top level has no positional), so that
+    # no formatter is made until a usage is shown.
+    subparsers = parser.add_subparsers(
+        dest="subcommand", metavar="COMMAND", required=True, prog="pylockenv", parser_class=_Parser
+    )
+    parsers: dict[str, argparse.ArgumentParser] = {}
     for command in commands.values():
         sub = subparsers.add_parser(
             command.name,
             help=command.summary,
             description=textwrap.fill(command.description, width=80),
             epilog=command.epilog(),
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=_Formatter,
         )
         command.add_arguments(sub)
         for name, help_text in command.options.items():
             # Left unset unless given here, so a value given before the subcommand stands.
             _add_global_option(sub, name, help_text, default=argparse.SUPPRESS)
-        if command.double_dash == "command arguments":
-            sub.usage = sub.format_usage().removeprefix("usage: ").rstrip() + " [-- ARGS...]"
+        assert isinstance(sub, _Parser)
+        sub.takes_args = command.double_dash == "command arguments"
         parsers[command.name] = sub
     return parser, parsers
 

@@ -20,12 +20,20 @@ if TYPE_CHECKING:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `pylockenv` console script; returns the exit code (or execs)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    from .warm import try_warm_path
+    from .warm import forget_plan_lock, try_warm_path
 
     try_warm_path(args)
     from .cli import main as full_command_line
 
-    return full_command_line(args)
+    try:
+        code = full_command_line(args)
+    except SystemExit as exc:  # a usage error (or --help, which exits 0)
+        if exc.code not in (0, None):
+            forget_plan_lock()
+        raise
+    if code != 0:
+        forget_plan_lock()  # a failed run leaves no lock it made on disk
+    return code
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ to be fresh and to place its env as the layout does.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from pylockenv.core.facts import host_facts
@@ -19,6 +20,7 @@ from pylockenv.core.plan_format import (
     PlanFileError,
     encode_kept_plan,
     kept_plan_key,
+    kept_plan_words,
     light_plan,
     parse_plan_file,
     plan_file_text,
@@ -65,14 +67,22 @@ def plan_document(plan: Plan, made_from: MadeFrom) -> str:
     return plan_file_text(plan, made_from)
 
 
-def store_plan(plan: Plan, made_from: MadeFrom, *, spec_path: str, name: str | None) -> None:
-    """Keep the plan of `run SPEC [NAME]` for the warm path, if it is one that is kept and
-    the cache can be written."""
-    spec_path = absolute(spec_path)
-    if plan_is_kept(plan.mode, spec_path):
+def store_plan(
+    plan: Plan,
+    made_from: MadeFrom,
+    *,
+    spec_path: str | None,
+    name: str | None,
+    given: Sequence[str] = (),
+) -> None:
+    """Keep the plan of `run SPEC [NAME]`, or of `run` with a spec given by flags
+    (`spec_path` None), for the warm path, if it is one that is kept and the cache can be
+    written; `given` are the spec's flags (`shell.warm.given_flags`), part of its name."""
+    if plan_is_kept(plan.mode):
         host = made_from["host"]
-        key = kept_plan_key("run", spec_path, name, host["cwd"])
-        _write_kept(host, key, plan_to_data(plan), made_from)
+        source = None if spec_path is None else absolute(spec_path)
+        words = kept_plan_words("run", source, name, host["cwd"], given)
+        _write_kept(host, words, plan_to_data(plan), made_from)
 
 
 def store_applied_plan(
@@ -80,23 +90,26 @@ def store_applied_plan(
 ) -> None:
     """Keep the plan of `apply PLAN` for the warm path (which then reads no JSON)."""
     plan_file = absolute(plan_file)
-    if not plan_is_kept(plan.mode, plan_file):
+    if not plan_is_kept(plan.mode):
         return
-    key = kept_plan_key("apply", plan_file, None, working_directory())
+    words = kept_plan_words("apply", plan_file, None, working_directory())
     recorded = {**recorded, "plan_file": {"path": plan_file, "file": file_record(plan_file)}}
-    _write_kept(recorded["host"], key, document, recorded)
+    _write_kept(recorded["host"], words, document, recorded)
 
 
 def _write_kept(
-    host: Any, key: str, plan_data: dict[str, Any], made_from: dict[str, Any] | MadeFrom
+    host: Any,
+    words: tuple[str, ...],
+    plan_data: dict[str, Any],
+    made_from: dict[str, Any] | MadeFrom,
 ) -> None:
     """Written to a temporary name and renamed, so a concurrent warm run reads a whole
     plan or none; any failure (a read-only cache, a full disk) only costs speed."""
     cache = cache_layout(xdg_cache_home=host.get("xdg_cache_home"), home=host["home"])
-    target = cache.stored_plan(key)
+    target = cache.stored_plan(kept_plan_key(words))
     name = os.path.basename(target)
     try:
-        data = encode_kept_plan(plan_data, dict(made_from))
+        data = encode_kept_plan(plan_data, dict(made_from), words)
         plans = open_cache_dir(cache.root, PLANS_DIR, create=True)  # never through a link
         try:
             write_atomically(

@@ -28,7 +28,7 @@ from typing import NoReturn
 
 from pylockenv.core.errors import PlanError, PylockenvError
 from pylockenv.core.layout import EnvLayout
-from pylockenv.core.plan_format import light_plan, plan_to_data
+from pylockenv.core.plan_format import light_view
 from pylockenv.core.plan_rules import not_found_message
 from pylockenv.core.planning import Plan
 
@@ -51,9 +51,7 @@ def command_start_of(plan: Plan, args: Sequence[str]) -> tuple[list[str], dict[s
     as on the warm path). Raises CommandNotFoundError when no candidate holds (neither a
     console script nor a file for Python exists: Python would only fail with "can't
     open file")."""
-    light = light_plan(plan_to_data(plan))
-    assert light is not None  # a Plan's own data always reads
-    started = command_start(light, args)
+    started = command_start(light_view(plan), args)
     if started is None:
         first = plan.run.words[0]
         raise CommandNotFoundError(

@@ -70,14 +70,18 @@ def known_uv_version(uv: str, cache: CacheLayout) -> str:
     answer is used while that stat is unchanged. The kept file is read bounded and
     never blocks (a FIFO there is no answer); a cache that cannot be written, or a
     link where plans/ belongs, only costs the look-up."""
-    import shutil
     import zlib
 
     from pylockenv.core.layout import PLANS_DIR, kept_uv_version_name, staging_name
 
     from .cachefiles import CacheFileError, open_cache_dir, read_regular, write_atomically
 
-    resolved = uv if "/" in uv else shutil.which(uv)
+    if "/" in uv:
+        resolved: str | None = uv
+    else:
+        import shutil  # only for a name to look up on PATH (it loads bz2, lzma, fnmatch)
+
+        resolved = shutil.which(uv)
     try:
         st = os.stat(resolved) if resolved else None
     except OSError:

@@ -469,9 +469,11 @@ def test_the_provenance_records_the_plan_and_what_the_shell_gathered() -> None:
 
 @given(st.text(alphabet="0123456789abcdef", min_size=1, max_size=20), st.integers(0, 2**32 - 1))
 def test_the_layout_names_every_file_it_puts_in_plans(key: str, crc: int) -> None:
-    plan_name = PurePosixPath(cache_layout(xdg_cache_home="/c", home="/h").stored_plan(key)).name
+    cache = cache_layout(xdg_cache_home="/c", home="/h")
+    plan_name = PurePosixPath(cache.stored_plan(key)).name
     uv_name = kept_uv_version_name(crc)
     assert plans_entry_kind(plan_name) == "plan"
+    assert plans_entry_kind(PurePosixPath(cache.plan_lock(key)).name) == "plan lock"
     assert plans_entry_kind(uv_name) == "uv version"
     for name in (plan_name, uv_name):
         assert plans_entry_kind(staging_name(name, 4242)) == "staging"
@@ -479,7 +481,10 @@ def test_the_layout_names_every_file_it_puts_in_plans(key: str, crc: int) -> Non
 
 @pytest.mark.parametrize(
     "name",
-    ["README.txt", "uv-1234.version", "uv-123456789.version", "x.plan.7.bak", ".tmp", "a.tmp"],
+    [
+        *("README.txt", "uv-1234.version", "uv-123456789.version", "x.plan.7.bak", ".tmp"),
+        *("a.tmp", ".plan.lock", "x.lock"),
+    ],
 )
 def test_anything_else_in_plans_is_not_pylockenvs(name: str) -> None:
     assert plans_entry_kind(name) is None

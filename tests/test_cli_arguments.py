@@ -9,6 +9,7 @@ traceback shows, and what was or was not removed.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import pkgutil
 import subprocess
@@ -22,7 +23,7 @@ from pylockenv.core.errors import EXIT_CODES
 from pylockenv.shell import commands
 from pylockenv.shell.cli import build_parser
 from pylockenv.shell.commands.base import Command, IncompleteCommandError
-from pylockenv.shell.warm import WARM_FORMS
+from pylockenv.shell.warm import SHORT_OPTIONS, WARM_FORMS
 
 
 def run_with_closed(
@@ -219,14 +220,32 @@ def test_two_commands_of_one_name_cannot_both_be_registered() -> None:
 
 
 def test_the_warm_paths_forms_are_what_the_full_parser_accepts() -> None:
-    parser, _ = build_parser()
-    for verb, counts in WARM_FORMS.items():
+    parser, parsers = build_parser()
+    for verb, (counts, flags) in WARM_FORMS.items():
         assert verb in commands.COMMANDS
         for count in counts:
             _, unknown = parser.parse_known_args([verb, *["x"] * count])
             assert unknown == [], (verb, count)
         _, unknown = parser.parse_known_args([verb, *["x"] * (max(counts) + 1)])
         assert unknown == ["x"], verb
+        actions = {a.option_strings[-1]: a for a in parsers[verb]._actions if a.option_strings}
+        for flag, repeated in flags.items():
+            action = actions[flag]  # a flag of the table is the parser's, spelt in full ...
+            assert action.nargs is None  # ... taking one value ...
+            assert isinstance(action, argparse._AppendAction) is repeated  # ... or a list
+            assert action.dest == flag[2:].replace("-", "_")  # where given_flags reads it
+
+
+def test_the_warm_paths_short_options_are_every_parsers_one_letter_options() -> None:
+    parser, parsers = build_parser()
+    one_letter = {
+        option
+        for each in (parser, *(parsers[verb] for verb in WARM_FORMS))
+        for action in each._actions
+        for option in action.option_strings
+        if len(option) == 2
+    }
+    assert one_letter == set(SHORT_OPTIONS)
 
 
 @pytest.mark.parametrize("name", list(commands.COMMANDS))

@@ -27,10 +27,14 @@ from pylockenv.core.made_from import HOST_FACTS, what_changed
 from pylockenv.core.plan_format import (
     PLAN_FILE_VERSION,
     PLAN_SCHEMAS,
+    LightPlan,
     PlanFileError,
     decode_kept_plan,
     encode_kept_plan,
+    kept_plan_key,
+    kept_plan_words,
     light_plan,
+    light_view,
     plan_from_data,
     plan_is_kept,
     plan_to_data,
@@ -116,6 +120,7 @@ def test_apply_refuses_a_stale_plan_with_what_changed(
         ('{"env_path": "/x"}', "is not a plan file (no plan_file_version)"),
         ('{"plan_file_version": 99, "made_from": {}}', "of version 99"),
         (f'{{"plan_file_version": {PLAN_FILE_VERSION}}}', "without the facts it was made from"),
+        ('{"plan_file_version": 3, "made_from": {}}', "of version 3, made by an older pylockenv"),
         ('{"plan_file_version": 1, "made_from": {}}', "of version 1, made by an older pylockenv"),
     ],
 )
@@ -253,7 +258,7 @@ def test_a_plan_file_whose_paths_leave_the_cache_layout_is_refused(
 # The fingerprint of each plan-file version's data form, copied here on purpose: a change
 # of the form fails the first test below until PLAN_FILE_VERSION is bumped and the new
 # version's fingerprint is added to core.plan_format.PLAN_SCHEMAS and to this table.
-KNOWN_SCHEMAS = {2: "b1194c2c0536a299", 3: "def604a9d54ba70f"}
+KNOWN_SCHEMAS = {2: "b1194c2c0536a299", 3: "def604a9d54ba70f", 4: "5bf808b52fd196db"}
 
 
 def test_the_plan_schema_is_the_one_its_version_names() -> None:
@@ -325,7 +330,7 @@ def test_a_plan_read_back_from_its_data_is_the_same_plan() -> None:
 
 def test_a_kept_plan_reads_back_as_its_light_view() -> None:
     plan_data, record = _golden_kept_plan()
-    kept = decode_kept_plan(encode_kept_plan(plan_data, record))
+    kept = decode_kept_plan(encode_kept_plan(plan_data, record, KEPT_FOR), KEPT_FOR)
     assert kept is not None
     light, made_from = kept
     assert made_from == record
@@ -337,6 +342,16 @@ def test_a_kept_plan_reads_back_as_its_light_view() -> None:
     )
     assert light.candidates == tuple((c.check, c.path, c.argv) for c in the_plan.run.candidates)
     assert light.set_env == the_plan.run.env.set_env
+
+
+@pytest.mark.parametrize("name", case_names())
+def test_a_plans_light_view_is_the_light_plan_of_its_data(name: str) -> None:
+    the_plan = plan_case(name)
+    viewed, read = light_view(the_plan), light_plan(plan_to_data(the_plan))
+    assert read is not None
+    assert {k: getattr(viewed, k) for k in LightPlan.__slots__} == {
+        k: getattr(read, k) for k in LightPlan.__slots__
+    }
 
 
 @pytest.mark.parametrize("name", case_names())
@@ -394,6 +409,7 @@ def test_a_plan_whose_cache_paths_or_command_are_not_the_layouts_is_refused(
 
 
 PLAN_DATA, PLAN_RECORD = _golden_kept_plan()
+KEPT_FOR = kept_plan_words("run", "/srv/apps/demo/app.yml", "process", "/srv/work")
 PLACES = places(PLAN_DATA)
 
 
@@ -424,7 +440,7 @@ def test_any_marshal_data_reads_as_none_unless_it_is_a_kept_plan(value: Any) -> 
 
 
 def test_every_truncation_of_a_kept_plan_reads_as_none() -> None:
-    data = encode_kept_plan(PLAN_DATA, PLAN_RECORD)
+    data = encode_kept_plan(PLAN_DATA, PLAN_RECORD, KEPT_FOR)
     assert decode_kept_plan(data) is not None
     assert [n for n in range(len(data)) if decode_kept_plan(data[:n]) is not None] == []
 
@@ -434,10 +450,46 @@ def test_a_kept_plan_of_another_version_reads_as_none() -> None:
     assert decode_kept_plan(marshal.dumps(document)) is None
 
 
-def test_only_a_cached_plan_made_from_a_file_is_kept() -> None:
-    assert plan_is_kept("cached", "/srv/app.yml")
-    assert not plan_is_kept("ephemeral", "/srv/app.yml")  # made for one run
-    assert not plan_is_kept("cached", None)  # given by flags: the warm path never looks
+def test_only_a_cached_plan_is_kept() -> None:
+    assert plan_is_kept("cached")  # from a spec file, a plan file or flags alike
+    assert not plan_is_kept("ephemeral")  # made for one run
+
+
+def test_a_kept_plan_is_read_only_for_the_command_line_it_was_kept_for() -> None:
+    data = encode_kept_plan(PLAN_DATA, PLAN_RECORD, KEPT_FOR)
+    assert decode_kept_plan(data, KEPT_FOR) is not None
+    other = kept_plan_words("run", None, None, "/srv/work", ["--pylock", "p", "--command", "d"])
+    assert decode_kept_plan(data, other) is None  # a name two digests share
+
+
+_WORD = st.text(st.characters(blacklist_characters="\0", codec="utf-8"), max_size=8)
+
+
+@given(
+    first=st.tuples(st.sampled_from(["run", "apply"]), st.none() | _WORD, st.none() | _WORD),
+    second=st.tuples(st.sampled_from(["run", "apply"]), st.none() | _WORD, st.none() | _WORD),
+    cwds=st.tuples(_WORD, _WORD),
+    given_words=st.tuples(st.lists(_WORD, max_size=4), st.lists(_WORD, max_size=4)),
+)
+def test_two_command_lines_share_a_kept_plans_words_only_when_they_are_the_same(
+    first: tuple[str, str | None, str | None],
+    second: tuple[str, str | None, str | None],
+    cwds: tuple[str, str],
+    given_words: tuple[list[str], list[str]],
+) -> None:
+    words = [
+        kept_plan_words(*line, cwd, given)
+        for line, cwd, given in zip((first, second), cwds, given_words, strict=True)
+    ]
+    same = (first, cwds[0], given_words[0]) == (second, cwds[1], given_words[1])
+    # None and "" name the same source file (no file), as no absolute path is ""
+    blank = [
+        (v, s or "", n, c, tuple(g))
+        for (v, s, n), c, g in zip((first, second), cwds, given_words, strict=True)
+    ]
+    assert (words[0] == words[1]) == (blank[0] == blank[1])
+    assert (kept_plan_key(words[0]) == kept_plan_key(words[1])) == (words[0] == words[1])
+    assert same <= (words[0] == words[1])
 
 
 def test_a_damaged_plan_file_is_refused_with_the_field_not_a_class_name() -> None:

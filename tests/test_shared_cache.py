@@ -310,12 +310,15 @@ def test_gc_removes_only_the_names_the_layout_gives_it_in_plans(
     plans = cache.root / PLANS_DIR
     [kept_uv] = plans.glob("uv-*.version")
     [kept_plan] = plans.glob("*.plan")
+    [plan_lock] = plans.glob("*.plan.lock")
     (plans / "README.txt").write_text("a user's note")
     (plans / "stale0000000000.plan").write_bytes(b"damaged")  # no env: forgotten
     gc = run_pylockenv(environ, "gc", "--older-than", "0s")
     assert gc.returncode == 0, gc.stderr
     assert sorted(p.name for p in plans.iterdir()) == sorted(
-        [kept_uv.name, "README.txt"]  # the kept plan's env went too, so it is forgotten
+        # the kept plan's env went too, so it is forgotten; its lock stays, as an env's
+        # does (a run may be waiting on it)
+        [kept_uv.name, "README.txt", plan_lock.name]
     )
     assert not kept_plan.exists()
 

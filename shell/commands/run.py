@@ -26,18 +26,19 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def warn_of_shell_syntax(plan: Plan, invocation: Invocation) -> None:
-    """Say once (unless -q) that the command's shell syntax reaches the program as words."""
-    from pylockenv.core.hints import shell_syntax_warning
-
-    warning = shell_syntax_warning(plan.run.words, plan.source)
+    """Say once (unless -q) that the command's shell syntax reaches the program as words
+    (the plan's warning, which the warm path says too)."""
+    warning = plan.run.shell_syntax_warning
     if warning is not None and not invocation.quiet:
         print(f"pylockenv: warning: {warning}", file=sys.stderr)
 
 
 def _run(invocation: Invocation) -> int:
+    from pylockenv.core.plan_format import plan_is_kept
+
     from ..plan_files import plan_document, plan_with_facts, store_plan
     from ..run_plan import exec_plan
-    from ..specfile import app_flags
+    from ..warm import given_flags, release_plan_lock
 
     ns = invocation.ns
     if ns.json and not ns.print_plan:
@@ -47,6 +48,8 @@ def _run(invocation: Invocation) -> int:
     the_plan, facts = plan_with_facts(
         spec, uv=invocation.uv, spec_path=spec_path, name=ns.name, may_download=not ns.print_plan
     )
+    if not plan_is_kept(the_plan.mode):
+        release_plan_lock()  # no plan will be kept: the runs waiting for one need not wait
     warn_of_shell_syntax(the_plan, invocation)
     if ns.print_plan:
         from pylockenv.core.render import render_shell
@@ -58,10 +61,10 @@ def _run(invocation: Invocation) -> int:
         return 0
 
     def keep_for_warm_runs() -> None:
-        # Not with --app-*: the warm path reads `run SPEC [NAME]` alone, which may mean
-        # another version (or an error) for the same file.
-        if spec_path is not None and app_flags(ns) is None:
-            store_plan(the_plan, facts, spec_path=spec_path, name=ns.name)
+        # Named by the whole command line the warm path reads: SPEC and NAME, or none, and
+        # every spec flag with its value (--app-* included, which pick another version).
+        given = given_flags("run", ns)
+        store_plan(the_plan, facts, spec_path=spec_path, name=ns.name, given=given)
 
     # exec_plan returns only by raising: the command takes this process over.
     return exec_plan(
