@@ -8,6 +8,7 @@
     run_main      `pylockenv ARGS` run by main() in this process, under `in_process`
     provisioned   one env provisioned for real for the session; tests copy it (copy_to)
     uts_namespace skips a test where `unshare -u` (a host name of its own) is not allowed
+    slurm         the running Slurm cluster (.ci/slurm-up), checked once; skips where none is
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 from harness import CacheDir, MainRunner, ProvisionedEnv, process_environ, provision_env
 from hypothesis import HealthCheck, settings
+from slurm_jobs import SlurmCluster, probe_cluster
 
 from pylockenv.shell.cli import main
 
@@ -116,3 +118,13 @@ def uts_namespace() -> None:
     probe = subprocess.run(["unshare", "-u", "true"], capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip(f"unshare -u is not allowed here: {probe.stderr.decode().strip()}")
+
+
+@pytest.fixture(scope="session")
+def slurm() -> SlurmCluster:
+    """The single-node Slurm cluster `.ci/slurm-up` brings up, checked once per session;
+    every test that uses it skips, saying why, where there is none."""
+    cluster = probe_cluster()
+    if isinstance(cluster, str):
+        pytest.skip(cluster)
+    return cluster
