@@ -34,11 +34,14 @@ if TYPE_CHECKING:
     # (check, path, argv): how one way to start the command is tested, then started.
     Candidate = tuple[str, str | None, tuple[str, ...]]
 
-PLAN_FILE_VERSION = 2
+PLAN_FILE_VERSION = 3
 # The fingerprint of each version's data form. Version 1 (pylockenv before this
 # table) had `run.script`, `script_argv`, `python_argv` and a record without `cwd`
-# for a spec file's plan.
-PLAN_SCHEMAS = {2: "b1194c2c0536a299"}
+# for a spec file's plan. Version 2 named an ephemeral env by a name drawn when
+# planning, and no lock file beside it (`lock_path` null); version 3 names it by the
+# pattern `ephemeral/env_<random>`, drawn when the env is made, and `lock_path` is
+# the lock file beside every env.
+PLAN_SCHEMAS = {2: "b1194c2c0536a299", 3: "47f14cc88a25c144"}
 VERSION_KEY = "plan_file_version"
 MADE_FROM_KEY = "made_from"
 # A plan is a few kilobytes; a file far larger than this is no plan file.

@@ -32,7 +32,7 @@ from pylockenv.core.planning import plan as core_plan
 from pylockenv.core.spec import Spec
 
 from .cachefiles import CacheFileError, open_cache_dir, read_regular, write_atomically
-from .facts import ephemeral_suffix, file_record, gather_again, gather_made_from
+from .facts import file_record, gather_again, gather_made_from
 
 
 def plan_with_facts(
@@ -41,7 +41,7 @@ def plan_with_facts(
     """Gather this host's facts, plan `spec`, and keep the record the plan was made from
     (with the stat of `spec_path`, the spec file, when there is one)."""
     record = gather_made_from(spec, uv=uv, spec_file=spec_path, name=name)
-    return core_plan(spec, host_facts(record, ephemeral_suffix=ephemeral_suffix())), record
+    return core_plan(spec, host_facts(record)), record
 
 
 def plan_document(plan: Plan, made_from: MadeFrom) -> str:

@@ -50,9 +50,13 @@ class CacheDir:
         return sorted(p for p in envs.iterdir() if p.is_dir()) if envs.exists() else []
 
     def ephemeral_dirs(self) -> list[Path]:
-        """Whatever is in the ephemeral directory."""
+        """Whatever is in the ephemeral directory (an env's lock file beside it, too)."""
         ephemeral = self.root / "ephemeral"
         return sorted(ephemeral.iterdir()) if ephemeral.exists() else []
+
+    def ephemeral_envs(self) -> list[Path]:
+        """The ephemeral env directories that exist (their lock files left out)."""
+        return [path for path in self.ephemeral_dirs() if path.is_dir()]
 
 
 def process_environ(cache: CacheDir, uv_cache: Path) -> dict[str, str]:
@@ -296,5 +300,4 @@ NODE7 = HostFacts(
     default_python_version="3.11",
     python_full_version="3.11.9",
     uv="/opt/uv",
-    ephemeral_suffix="feedc0de",
 )

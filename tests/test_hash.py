@@ -30,7 +30,6 @@ def _facts(
         default_python_version="3.11",
         python_full_version="3.11.9",
         uv="/usr/bin/uv",
-        ephemeral_suffix="0123456789abcdef",
         files={
             path: FileFact(kind="directory", mtime=1.0, size=0)
             if mtime is None
