@@ -8,13 +8,18 @@ the job step), and `execute()` (the Python API cannot replace its caller). While
 it waits, SIGINT, SIGTERM and SIGHUP are owned by the `SignalRelay`, and one
 rule decides what happens to them:
 
-- **Inside a Slurm job** (SLURM_JOB_ID is set): nothing is relayed. Slurm
-  signals every process of the job step itself (scancel, the time limit, srun
-  passing on a Ctrl-C), the command included, so a relayed copy would be a
-  second one. The command stays in pylockenv's process group; pylockenv only
-  notes the signal and goes on waiting, so that it outlives the command and
-  removes a refresh env in Slurm's KillWait. (A `kill` of pylockenv alone, by
-  hand, inside a job therefore does not reach the command: signal the job.)
+- **Inside a Slurm job** (SLURM_JOB_ID is set), Slurm sends scancel's and the
+  time limit's SIGTERM (and what srun passes on) itself, then SIGKILL after
+  KillWait, and how far the SIGTERM reaches depends on how the cluster tracks a
+  job's processes. Under proctrack/cgroup (what production clusters use; the
+  job's cgroup, `job_<id>`, shows in /proc/self/cgroup) it reaches only the
+  step's tasks, the processes slurmstepd started: pylockenv, never the command
+  beside it, so pylockenv relays it to the command, once. Under the other
+  trackings (linuxproc: every process descended from the task; pgid: the task's
+  process group) it reaches the command directly, so nothing is relayed. Either
+  way the command stays in pylockenv's process group (no terminal is handed
+  over), and pylockenv goes on waiting, so that it outlives the command and
+  removes a refresh env within KillWait.
 - **Outside one**: the command runs in a process group of its own, so a signal
   to pylockenv's process group (a shell's `kill -TERM -PGID`) reaches pylockenv
   alone, and pylockenv relays it to the command's pid: once. A signal sent to
@@ -57,10 +62,30 @@ TERMINAL_STOPS = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 Phase = Literal["interrupt", "forward", "hold"]
 
 
-def in_slurm_job(environ: Mapping[str, str]) -> bool:
-    """Whether a process with `environ` runs inside a Slurm job (where Slurm signals every
-    process of the job step itself)."""
-    return bool(environ.get("SLURM_JOB_ID"))
+Delivery = Literal["relay, own group", "relay", "none"]
+
+
+def delivery(environ: Mapping[str, str], cgroups: str | None) -> Delivery:
+    """How signals sent to pylockenv reach the command it waits beside, for a process
+    with `environ` in the cgroups `cgroups` (/proc/self/cgroup; None: unreadable):
+    relayed to a command in a process group of its own (outside a Slurm job), relayed
+    (a Slurm job tracked by cgroup, which signals only the step's tasks), or not at all
+    (a Slurm job tracked otherwise, which signals the command itself)."""
+    job = environ.get("SLURM_JOB_ID")
+    if not job:
+        return "relay, own group"
+    for line in (cgroups or "").splitlines():
+        if f"job_{job}" in line.rpartition(":")[2].split("/"):
+            return "relay"
+    return "none"
+
+
+def _own_cgroups() -> str | None:
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8", errors="replace") as stream:
+            return stream.read(1 << 16)
+    except OSError:
+        return None
 
 
 class SignalRelay:
@@ -74,7 +99,9 @@ class SignalRelay:
         self._previous: dict[signal.Signals, Any] = {}
         self.owns_signals = False
         # Decided once per run: see the module's docstring.
-        self.relays = not in_slurm_job(os.environ)
+        in_job = bool(os.environ.get("SLURM_JOB_ID"))
+        self.delivery = delivery(os.environ, _own_cgroups() if in_job else None)
+        self.relays = self.delivery != "none"
 
     def __enter__(self) -> SignalRelay:
         if threading.current_thread() is not threading.main_thread():
@@ -103,8 +130,8 @@ class SignalRelay:
 
     @property
     def command_group_of_its_own(self) -> bool:
-        """Whether the command gets a process group of its own (we relay to it)."""
-        return self.owns_signals and self.relays
+        """Whether the command gets a process group of its own (and the terminal)."""
+        return self.owns_signals and self.delivery == "relay, own group"
 
     def start_forwarding(self) -> None:
         """From now on signals are meant for the command about to start."""
@@ -123,7 +150,9 @@ class SignalRelay:
         self._child = None
 
     def _forward(self, signum: int) -> None:
-        if not self.relays or self._child is None or self._child.returncode is not None:
+        if not (self.relays and self.owns_signals) or self._child is None:
+            return
+        if self._child.returncode is not None:
             return
         # The child is reaped only by `wait_beside`, which clears `_child` first: its pid
         # is still ours here (at worst a zombie), never another process's.
