@@ -60,13 +60,14 @@ class CacheDir:
 
 
 def process_environ(cache: CacheDir, uv_cache: Path) -> dict[str, str]:
-    """The environment of a process a test starts: this one's without UV_*, PYLOCKENV_*
-    and XDG_*; uv offline, without configuration files or Python downloads, caching in
+    """The environment of a process a test starts: this one's without UV_*, PYLOCKENV_*,
+    XDG_* and SLURM_*; uv offline, without configuration files or Python downloads, caching in
     `uv_cache`; pylockenv's cache in `cache`, and the real uv as its uv."""
     environ = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("UV_", "PYLOCKENV_", "XDG_"))
+        # SLURM_*: a suite run inside a Slurm job must not make every run believe it is one.
+        if not key.startswith(("UV_", "PYLOCKENV_", "XDG_", "SLURM_"))
     }
     environ.update(
         UV_OFFLINE="1",
