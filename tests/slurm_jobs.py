@@ -8,6 +8,7 @@ so a job's pylockenv is the test's interpreter and sees the test's cache and uv 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -61,8 +62,10 @@ def slurm_tool(name: str) -> str:
     return path
 
 
+@functools.cache
 def probe_cluster() -> SlurmCluster | str:
-    """The running cluster, or why there is none (a sentence for a skip)."""
+    """The running cluster, or why there is none (a sentence for a skip). Asked once per
+    session: without a controller, sinfo takes seconds to give up."""
     for tool in ("srun", "sbatch", "scancel", "sinfo", "scontrol"):
         if shutil.which(tool) is None:
             return f"{tool} is not on PATH: no Slurm here (as root, .ci/slurm-up brings one up)"
@@ -73,7 +76,8 @@ def probe_cluster() -> SlurmCluster | str:
     except subprocess.TimeoutExpired:
         return "sinfo did not answer within 30 s: slurmctld is not running (.ci/slurm-up)"
     if nodes.returncode != 0:
-        return f"sinfo failed, so no Slurm cluster is up (.ci/slurm-up): {nodes.stderr.strip()}"
+        said = "; ".join(nodes.stderr.split("\n")).strip("; ")
+        return f"sinfo failed, so no Slurm cluster is up (.ci/slurm-up): {said}"
     if not {"idle", "mixed", "allocated"} & set(nodes.stdout.split()):
         return f"the Slurm cluster has no node in service (sinfo says {nodes.stdout.split()})"
     config = subprocess.run(
