@@ -49,10 +49,12 @@ class EnvObservation:
 
     `marker` is None when there is no marker. `provisioning` says someone holds
     the env's provisioning lock; `in_use` says a running command holds its in-use
-    lock (for an ephemeral env made by pylockenv: its directory lock). `maker`
-    says who made an ephemeral env (the reference takes no lock, so an unlocked
-    one of its envs may still be running). Times are seconds since the epoch,
-    None when there was nothing to read them from.
+    lock (for an ephemeral env made by pylockenv: the lock file beside it, or the
+    directory itself for one made by an older pylockenv). `maker` says who made an
+    ephemeral env (the reference takes no lock, so an unlocked one of its envs may
+    still be running). `lock_host` is the host an ephemeral env's lock file names
+    (its run's). Times are seconds since the epoch, None when there was nothing to
+    read them from.
     """
 
     name: str
@@ -68,6 +70,7 @@ class EnvObservation:
     last_used: float | None
     python_version: str | None
     usage: DiskUsage | None
+    lock_host: str | None = None
 
     @property
     def provenance(self) -> Provenance | None:
@@ -76,9 +79,10 @@ class EnvObservation:
 
     @property
     def host(self) -> str | None:
-        """The host the env was made on, when its provenance says (None: unknown)."""
+        """The host the env was made on, when its provenance (or, for an ephemeral env,
+        its lock file) says; None: unknown."""
         provenance = self.provenance
-        return None if provenance is None else provenance.host
+        return self.lock_host if provenance is None else provenance.host
 
     @property
     def pylock(self) -> str | None:
@@ -99,8 +103,8 @@ def judged_here(env: EnvObservation, this_host: str) -> bool:
 def env_state(env: EnvObservation, *, this_host: str) -> EnvState:
     """The state `list` shows for `env`, as seen from `this_host`.
 
-    A run of an ephemeral env made by pylockenv holds its directory lock from
-    creating it until it has removed it, so one nobody holds is orphaned; one made
+    A run of an ephemeral env made by pylockenv holds its lock from before creating
+    it until it has removed it, so one nobody holds is orphaned; one made
     by the reference is never locked, so it is only "unlocked". A cached env whose
     provisioning lock is held is "in provisioning" whatever its directory holds;
     otherwise the readiness rule decides between ready, partial and broken, and

@@ -77,7 +77,6 @@ class HostFacts:
     xdg_cache_home: str | None
     path: str | None
     uv: str
-    ephemeral_suffix: str
     # Excluded from hashing only because a dict is unhashable; equality still compares it.
     files: Mapping[str, FileFact] = field(factory=dict, converter=_files_dict, hash=False)
     interpreters: Mapping[str, Interpreter] = field(
@@ -97,9 +96,8 @@ class HostFacts:
 _HOST_FIELDS = tuple(name for name in fields_dict(HostFacts) if name in HOST_FACTS)
 
 
-def host_facts(record: MadeFrom, *, ephemeral_suffix: str) -> HostFacts:
-    """The planner's facts from the gathered `record`, with the name an ephemeral env
-    would get (`ephemeral_suffix`, chosen by the shell: it is no fact about the host).
+def host_facts(record: MadeFrom) -> HostFacts:
+    """The planner's facts from the gathered `record`.
 
     The record may hold facts the planner does not read (the freshness rule reads
     them all). Raises TypeError when `record` lacks a fact `HostFacts` needs, or holds
@@ -112,7 +110,6 @@ def host_facts(record: MadeFrom, *, ephemeral_suffix: str) -> HostFacts:
     return HostFacts(
         **{name: host[name] for name in _HOST_FIELDS if name in host},
         uv=record["uv"]["path"],
-        ephemeral_suffix=ephemeral_suffix,
         files={path: FileFact(**fact) for path, fact in record["files"].items()},
         interpreters={
             request: Interpreter(

@@ -133,6 +133,14 @@ def decide(env: EnvObservation, policy: GcPolicy) -> GcEntry:
     return entry("keep", "recently used", idle)
 
 
+def swept_by_a_run(entry: GcEntry, *, this_host: str) -> bool:
+    """Whether a cold run's sweep (the safety net behind jobs killed before they could
+    remove their refresh env) removes the env of `entry`: only an ephemeral env gc would
+    remove as orphaned, whose lock file names this host. An env whose host cannot be
+    told (a lock file gone or empty, an older pylockenv's) is left to `pylockenv gc`."""
+    return entry.reason == "orphaned" and entry.env.lock_host == this_host
+
+
 def _age(timestamp: float | None, now: float) -> float | None:
     """Seconds from `timestamp` to `now`; a little in the future is 0, far is None."""
     if timestamp is None:

@@ -1,7 +1,8 @@
 """The cache's on-disk layout: every directory, file name and name pattern, said once.
 
 The layout is the reference implementation's (so one cache serves both), plus
-the files pylockenv adds: the marker's staging name and the in-use lock.
+the files pylockenv adds: the marker's staging name, the in-use lock and the lock
+file beside an ephemeral env (a file, not the directory: NFS cannot lock a directory).
 
     <cache home>/bfabric_app_runner/
       envs/<hash>/            a cached env (hash: 16 hex digits)
@@ -11,7 +12,10 @@ the files pylockenv adds: the marker's staging name and the in-use lock.
         bin/python            the interpreter; it must resolve for the env to be ready
         pyvenv.cfg            written by `uv venv`: when the env was made, which Python
       envs/<hash>.lock        the provisioning lock (kept: a run may be waiting on it)
-      ephemeral/env_<suffix>  an ephemeral env, locked through its directory while its run lives
+      ephemeral/env_<suffix>  an ephemeral env (suffix: 16 hex digits, drawn when it is made)
+      ephemeral/env_<suffix>.lock
+                              its lock, held by its run from before the directory is made
+                              until after it is removed; it holds the name of the run's host
       plans/<key>.plan        a plan `run SPEC [NAME]` or `apply PLAN` used, kept for warm runs
       plans/<key>.plan.lock   held while a run makes that plan (kept: a run may be waiting on it)
       plans/uv-<id>.version   what `uv --version` printed, kept per uv executable (id: its stat)
@@ -51,6 +55,11 @@ HASH_LENGTH = 16
 # The directories of the cache root, each created by pylockenv and never a link.
 CACHE_DIRECTORIES = (ENVS_DIR, EPHEMERAL_DIR, PLANS_DIR)
 
+# A plan names its ephemeral env by this pattern; the shell draws the suffix when it makes
+# the env (so two runs of one plan get two envs, and nobody can make the name beforehand).
+EPHEMERAL_PATTERN_SUFFIX = "<random>"
+EPHEMERAL_SUFFIX_LENGTH = 16
+
 _HEX_DIGITS = frozenset("0123456789abcdef")
 # tempfile.mkdtemp names: "env_" and 8 characters of this alphabet.
 _MKDTEMP_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -61,8 +70,14 @@ def _is_hash(text: str) -> bool:
 
 
 def ephemeral_name(suffix: str) -> str:
-    """The directory name of the ephemeral env with `suffix` (16 hex digits from the shell)."""
+    """The directory name of the ephemeral env with `suffix` (16 hex digits drawn by the
+    shell, or the plan's EPHEMERAL_PATTERN_SUFFIX)."""
     return f"env_{suffix}"
+
+
+def is_ephemeral_suffix(text: str) -> bool:
+    """Whether `text` is a suffix pylockenv draws for an ephemeral env (16 hex digits)."""
+    return _is_hash(text)
 
 
 def ephemeral_maker(name: str) -> EphemeralMaker | None:
@@ -157,9 +172,9 @@ class EnvLayout:
         return posixpath.dirname(self.parent)
 
     @property
-    def lock_name(self) -> str | None:
-        """The provisioning lock's name in envs/; None for an ephemeral env."""
-        return f"{self.name}{LOCK_SUFFIX}" if self.kind == "cached" else None
+    def lock_name(self) -> str:
+        """The name of the lock file beside the env (`lock`), in the same directory."""
+        return f"{self.name}{LOCK_SUFFIX}"
 
     @property
     def marker(self) -> str:
@@ -171,13 +186,14 @@ class EnvLayout:
 
     @property
     def in_use(self) -> str:
-        """The in-use lock of a cached env (an ephemeral env is locked through its directory)."""
+        """The in-use lock of a cached env (an ephemeral env's run holds `lock` instead)."""
         return f"{self.path}/{IN_USE_NAME}"
 
     @property
-    def lock(self) -> str | None:
-        """The provisioning lock of a cached env; None for an ephemeral env."""
-        return f"{self.path}{LOCK_SUFFIX}" if self.kind == "cached" else None
+    def lock(self) -> str:
+        """The lock file beside the env: a cached env's provisioning lock; an ephemeral
+        env's lock, held by its run for as long as the env lives."""
+        return f"{self.path}{LOCK_SUFFIX}"
 
     @property
     def bin_dir(self) -> str:
@@ -240,6 +256,11 @@ class CacheLayout:
 
     def ephemeral_env(self, suffix: str) -> EnvLayout:
         return EnvLayout(path=f"{self.ephemeral_dir}/{ephemeral_name(suffix)}", kind="ephemeral")
+
+    def ephemeral_pattern(self) -> EnvLayout:
+        """The ephemeral env as a plan names it, `ephemeral/env_<random>`: its suffix is
+        drawn when the env is made (`core.planning.with_ephemeral_suffix`)."""
+        return self.ephemeral_env(EPHEMERAL_PATTERN_SUFFIX)
 
     def env_named(self, name: str) -> EnvLayout | None:
         """The env called `name` (a hash or `env_...`), or None when no env can have that name."""

@@ -34,13 +34,20 @@ if TYPE_CHECKING:
     # (check, path, argv): how one way to start the command is tested, then started.
     Candidate = tuple[str, str | None, tuple[str, ...]]
 
-PLAN_FILE_VERSION = 4
+PLAN_FILE_VERSION = 5
 # The fingerprint of each version's data form. Version 1 (pylockenv before this
 # table) had `run.script`, `script_argv`, `python_argv` and a record without `cwd`
 # for a spec file's plan. Version 3: the plan's `interpreter`, the record's
 # `interpreters` (the Python of pylockenv itself is no longer a fact). Version 4:
-# `run.shell_syntax_warning`, and a kept plan's `kept_for`.
-PLAN_SCHEMAS = {2: "b1194c2c0536a299", 3: "def604a9d54ba70f", 4: "5bf808b52fd196db"}
+# `run.shell_syntax_warning`, and a kept plan's `kept_for`. Version 5: an ephemeral
+# env is named by the pattern `ephemeral/env_<random>`, drawn when the env is made,
+# and `lock_path` is the lock file beside every env.
+PLAN_SCHEMAS = {
+    2: "b1194c2c0536a299",
+    3: "def604a9d54ba70f",
+    4: "5bf808b52fd196db",
+    5: "fa9d3b0e0de036cf",
+}
 VERSION_KEY = "plan_file_version"
 MADE_FROM_KEY = "made_from"
 KEPT_FOR_KEY = "kept_for"

@@ -122,9 +122,10 @@ def layout_problem(plan: LightPlan, *, xdg_cache_home: str | None, home: str) ->
             return "its env_hash is not the hash of its hash_input"
         env = cache.cached_env(plan.env_hash)
     else:
-        env = cache.env_named(posixpath.basename(plan.env_path)) or cache.ephemeral_env("?")
-        if env.kind != "ephemeral":
-            return f"its ephemeral env_path {plan.env_path!r} is no ephemeral env's"
+        # An ephemeral plan names its env by the pattern; the name is drawn when it is made.
+        env = cache.ephemeral_pattern()
+        if plan.env_path != env.path:
+            return f"its ephemeral env_path {plan.env_path!r} is not the pattern {env.path!r}"
     expected = (env.path, env.marker, env.lock, env.in_use if plan.mode == "cached" else None)
     found = (plan.env_path, plan.marker_path, plan.lock_path, plan.in_use_path)
     if found != expected:

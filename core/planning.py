@@ -6,13 +6,13 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import Literal
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 
 from .envkind import EnvKind
 from .errors import PlanError
 from .facts import FileFact, FileKind, HostFacts
 from .hints import shell_syntax_warning
-from .layout import EnvLayout, cache_layout
+from .layout import CacheLayout, EnvLayout, cache_layout, is_ephemeral_suffix
 from .limits import shown, shown_path
 from .paths import absolute_path
 from .plan_rules import command_candidates, env_hash, not_found_message
@@ -110,9 +110,11 @@ class Plan:
     the env's bin/python, see `layout.is_ready`); when it is not it takes
     `lock_path`, checks again, removes a leftover `env_path`, runs `steps` in
     order and writes the marker last; then it holds `in_use_path` shared for as
-    long as the command runs. An ephemeral plan always runs `steps` in a fresh
-    `env_path`, holds the directory itself locked while the command runs, and
-    removes it after the run, whatever happens.
+    long as the command runs. An ephemeral plan names its env by a pattern,
+    `ephemeral/env_<random>`: each run draws the name when it makes the env
+    (`with_ephemeral_suffix` gives the plan for that name), creates `lock_path`
+    and holds it, makes `env_path` fresh, runs `steps`, waits for the command and
+    then removes the env and its lock, whatever happens.
     """
 
     source: str
@@ -135,7 +137,7 @@ class Plan:
     prepend_paths: tuple[str, ...]
     cache_root: str
     env_path: str
-    lock_path: str | None
+    lock_path: str
     marker_path: str
     in_use_path: str | None
     uv: str
@@ -302,10 +304,7 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
     digest = env_hash(hash_input)
     cache = cache_layout(xdg_cache_home=facts.xdg_cache_home, home=facts.home)
     mode: EnvKind = "ephemeral" if command.refresh else "cached"
-    if mode == "cached":
-        env = cache.cached_env(digest)
-    else:
-        env = cache.ephemeral_env(facts.ephemeral_suffix)
+    env = cache.cached_env(digest) if mode == "cached" else cache.ephemeral_pattern()
     env_path = env.path
     python = env.python
     # A PATH in the spec's env replaces the caller's PATH as the base that the env's
@@ -383,3 +382,79 @@ def plan(spec: Spec, facts: HostFacts) -> Plan:
         run=run,
         cleanup="remove-after-run" if mode == "ephemeral" else "keep",
     )
+
+
+def with_ephemeral_suffix(plan: Plan, suffix: str) -> Plan:
+    """The ephemeral `plan` for the env the shell made, `ephemeral/env_<suffix>` (`suffix`:
+    16 hex digits it drew): every path in or beside the pattern env is moved there.
+
+    Only values naming the pattern's directory (or something in it) change, so a plan
+    file a person edited keeps its edits. Raises PlanError for a plan that names no
+    pattern env (a cached plan, or an ephemeral one already placed).
+    """
+    cache = CacheLayout(root=plan.cache_root)
+    pattern = cache.ephemeral_pattern()
+    if plan.mode != "ephemeral" or plan.env_path != pattern.path:
+        raise PlanError(
+            f"{plan.source}: the plan names no ephemeral env to make (its env_path is "
+            f"{shown_path(plan.env_path)}, not {shown_path(pattern.path)})."
+        )
+    if not is_ephemeral_suffix(suffix):
+        raise ValueError(f"an ephemeral env's suffix is 16 hex digits, not {suffix!r}")
+    return _moved_to(plan, pattern, cache.ephemeral_env(suffix).path)
+
+
+def _moved_to(plan: Plan, pattern: EnvLayout, path: str) -> Plan:
+    """`plan` with the values that name `pattern` (its directory, a path in it, its lock
+    file) naming `path` instead; the text of the not-found message likewise."""
+
+    def moved(value: str) -> str:
+        if value == pattern.path or value.startswith(f"{pattern.path}/"):
+            return path + value[len(pattern.path) :]
+        return value
+
+    def moved_changes(changes: EnvChanges) -> EnvChanges:
+        return evolve(
+            changes,
+            prepend_path=tuple(moved(entry) for entry in changes.prepend_path),
+            path_value=":".join(moved(entry) for entry in changes.path_value.split(":")),
+            # VIRTUAL_ENV names the env the command runs in (a spec's own value is kept).
+            set_env={
+                key: moved(value) if key == "VIRTUAL_ENV" else value
+                for key, value in changes.set_env.items()
+            },
+        )
+
+    run = plan.run
+    return evolve(
+        plan,
+        env_path=moved(plan.env_path),
+        marker_path=moved(plan.marker_path),
+        lock_path=path + plan.lock_path[len(pattern.path) :]
+        if plan.lock_path == pattern.lock
+        else plan.lock_path,
+        steps=tuple(
+            evolve(step, argv=tuple(moved(word) for word in step.argv), env=moved_changes(step.env))
+            for step in plan.steps
+        ),
+        run=evolve(
+            run,
+            candidates=tuple(
+                evolve(
+                    candidate,
+                    path=None if candidate.path is None else moved(candidate.path),
+                    argv=tuple(moved(word) for word in candidate.argv),
+                )
+                for candidate in run.candidates
+            ),
+            not_found=run.not_found.replace(f"{pattern.path}/", f"{path}/"),
+            env=moved_changes(run.env),
+        ),
+    )
+
+
+def ephemeral_plan_spelt(plan: Plan, path: str) -> Plan:
+    """The ephemeral `plan` with its pattern env's path spelt `path` (the printed plan
+    spells it as a shell variable). No check: for the renderer only."""
+    pattern = CacheLayout(root=plan.cache_root).ephemeral_pattern()
+    return _moved_to(plan, pattern, path)

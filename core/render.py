@@ -16,12 +16,18 @@ import shlex
 from collections.abc import Sequence
 
 from .errors import EXIT_NOT_FOUND, EXIT_PYLOCKENV_FAILED
+from .layout import CacheLayout
 from .plan_format import plan_to_data
 from .plan_rules import COMMAND_UNSET
-from .planning import EnvChanges, Plan
+from .planning import EnvChanges, Plan, ephemeral_plan_spelt
 
 # The shell variable that holds where nice(1) is, in the scripts that need it.
 _NICE = "nice"
+# An ephemeral env's name is drawn when the script runs, into the variable `env`: the plan
+# is rendered with its env spelt as this mark (no value of a plan holds a NUL: it could
+# reach no program), and each mark is written as "$env".
+_ENV_MARK = "\0"
+_ENV_VARIABLE = '"$env"'
 
 
 def render_json(plan: Plan) -> str:
@@ -53,11 +59,20 @@ def _printf_format(value: str) -> str:
 class _Words:
     """Shell words for the plan's values, and the variables that spell the unprintable ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, env_path: str = "") -> None:
         self._names: dict[str, str] = {}
+        self._env_path = env_path  # what "$env" holds (a pattern: only its characters count)
+
+    def raw(self, value: str) -> str:
+        """`value` as the program gets it, "$env" included (as far as it matters to env(1):
+        an "=" or a leading "-")."""
+        return value.replace(_ENV_MARK, self._env_path)
 
     def word(self, value: str) -> str:
-        """`value` as one shell word of data."""
+        """`value` as one shell word of data (an ephemeral env's path as "$env")."""
+        if _ENV_MARK in value:
+            parts = value.split(_ENV_MARK)
+            return _ENV_VARIABLE.join(self.word(part) if part else "" for part in parts)
         if value.isprintable():
             return shlex.quote(value)
         name = self._names.setdefault(value, f"v{len(self._names) + 1}")
@@ -103,11 +118,11 @@ def _launch(
     for key, value in changes.set_env.items():
         operands.append((f"{key}={value}", words.word(f"{key}={value}")))
     program, *args = argv
-    if "=" in program:
+    if "=" in words.raw(program):
         operands += [(f"${_NICE}", f'"${_NICE}"'), ("-n", "-n"), ("0", "0"), ("--", "--")]
     operands += [(word, words.word(word)) for word in (program, *args)]
     rendered = ["exec env" if exec_ else "env", *options]
-    if operands[0][0].startswith("-"):
+    if words.raw(operands[0][0]).startswith("-"):
         rendered.append("--")  # a variable or program whose name starts with "-" is no option
     rendered += [word for _, word in operands]
     return " ".join(rendered)
@@ -139,13 +154,27 @@ def _provision_lines(plan: Plan, words: _Words) -> list[str]:
         for step in plan.steps
     ]
     if plan.mode == "ephemeral":
+        # As shell.provisioning.make_ephemeral: a name drawn now, its lock file created
+        # new (noclobber: O_EXCL) and held, then the directory made new.
+        drawn = "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n')"
+        ephemeral_dir = CacheLayout(root=plan.cache_root).ephemeral_dir
+        cannot = f"pylockenv: cannot create a lock file in {ephemeral_dir}; check its permissions"
         return [
-            f"mkdir -p {words.file(env.parent)}",
-            f"mkdir -m 700 {words.file(env.path)}",
-            f"trap {shlex.quote('rm -rf ' + words.file(env.path))} EXIT  # ephemeral: removed "
-            "whatever happens",
-            f"exec 8<{words.file(env.path)}",
-            f"{_FLOCK} -s 8  # the env's directory lock, held while it lives: gc leaves it alone",
+            f"mkdir -p {words.file(ephemeral_dir)}",
+            "tries=0",
+            "while :; do  # draw the env's name until its lock file can be made new",
+            f"  env={words.word(ephemeral_dir)}/env_{drawn}",
+            f"  if (set -C; printf '%s\\n' {words.word(plan.host)} >\"$env.lock\") 2>/dev/null; "
+            "then break; fi",
+            "  tries=$((tries + 1))",
+            f"  if [ \"$tries\" -ge 8 ]; then printf '%s\\n' {words.word(cannot)} >&2; "
+            f"exit {EXIT_PYLOCKENV_FAILED}; fi",
+            "done",
+            'exec 8<"$env.lock"',
+            f"{_FLOCK} -s 8  # the env's lock, held while it lives: gc leaves it alone",
+            "trap 'rm -f \"$env.lock\"' EXIT",
+            'mkdir "$env"',
+            'trap \'rm -rf "$env"; rm -f "$env.lock"\' EXIT  # ephemeral: removed whatever happens',
             *steps,
         ]
     assert plan.lock_path is not None
@@ -223,13 +252,17 @@ def render_shell(plan: Plan) -> str:
 
     Every line of it prints as itself: no value can start a line of its own.
     """
-    words = _Words()
-    paths = [
-        f"uv_path={words.word(plan.steps[0].env.path_value)}  # PATH for the uv steps",
-        f"run_path={words.word(plan.run.env.path_value)}  # PATH for the command",
-    ]
+    programs = _programs(plan)
+    words = _Words(plan.env_path)
+    if plan.mode == "ephemeral":
+        plan = ephemeral_plan_spelt(plan, _ENV_MARK)
+    run_path = f"run_path={words.word(plan.run.env.path_value)}  # PATH for the command"
+    # An ephemeral env's PATH names "$env", set once the env's name is drawn.
+    paths = [f"uv_path={words.word(plan.steps[0].env.path_value)}  # PATH for the uv steps"]
+    if plan.mode != "ephemeral":
+        paths.append(run_path)
     paths += _FLOCK_LINES
-    if any("=" in program for program in _programs(plan)):
+    if any("=" in program for program in programs):
         paths.append(
             f"{_NICE}=$(command -v nice)  # starts the programs whose path holds '=', which "
             "env(1) would take for variables"
@@ -237,6 +270,7 @@ def render_shell(plan: Plan) -> str:
     body = [
         "",
         *_provision_lines(plan, words),
+        *([run_path] if plan.mode == "ephemeral" else []),
         *_in_use_lines(plan, words),
         "",
         "# the command; arguments given to this script are appended",

@@ -10,16 +10,27 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import math
 import os
 import stat
 import sys
+import time
 from collections.abc import Callable
 
 from attrs import evolve
 
 from pylockenv.core.envstate import EntryType, EnvObservation
-from pylockenv.core.gc import GcEntry, GcOutcome, GcPlan, GcPolicy, GcReason, decide
+from pylockenv.core.gc import (
+    GcEntry,
+    GcOutcome,
+    GcPlan,
+    GcPolicy,
+    GcReason,
+    decide,
+    swept_by_a_run,
+)
 from pylockenv.core.layout import (
+    EPHEMERAL_DIR,
     IN_USE_NAME,
     LOCK_SUFFIX,
     MARKER_NAME,
@@ -75,9 +86,12 @@ def observe_env(env: EnvLayout, *, sizes: bool, locks_held: bool = False) -> Env
     marker = read_marker(env) if entry == "directory" else None
     provisioning = in_use = False
     if not locks_held:
-        provisioning = env.lock is not None and is_locked(env.lock)
+        provisioning = env.kind == "cached" and is_locked(env.lock)
         if env.kind == "ephemeral":
-            in_use = entry == "directory" and is_locked(env.path, directory=True)
+            # Its lock file; an older pylockenv locked the directory itself.
+            in_use = is_locked(env.lock) or (
+                entry == "directory" and is_locked(env.path, directory=True)
+            )
         else:
             in_use = entry == "directory" and is_locked(env.in_use)
     provenance = None if marker is None else marker.provenance
@@ -98,7 +112,24 @@ def observe_env(env: EnvLayout, *, sizes: bool, locks_held: bool = False) -> Env
         last_used=last_used,
         python_version=python_version or read_pyvenv_cfg(env.pyvenv_cfg).get("version_info"),
         usage=disk_usage(env.path) if sizes and entry == "directory" else None,
+        lock_host=_lock_host(env) if env.kind == "ephemeral" else None,
     )
+
+
+# A host name is at most 255 bytes (HOST_NAME_MAX is 64 on Linux).
+_LOCK_HOST_LIMIT = 256
+
+
+def _lock_host(env: EnvLayout) -> str | None:
+    """The host named in the ephemeral env's lock file (its run's), if it names one."""
+    try:
+        data = read_regular(env.lock, _LOCK_HOST_LIMIT)
+    except (OSError, CacheFileError):
+        return None
+    if not data or len(data) > _LOCK_HOST_LIMIT:
+        return None
+    host = data.decode("utf-8", "surrogateescape").split("\n", 1)[0]
+    return host or None
 
 
 def _warn(message: str) -> None:
@@ -154,7 +185,7 @@ def scan_cache(
 
 def _is_lock_of_an_env(directory: str, name: str) -> bool:
     stem = name.removesuffix(LOCK_SUFFIX)
-    return stem != name and env_kind_of(directory, stem) == "cached"
+    return stem != name and env_kind_of(directory, stem) is not None
 
 
 def find_env(cache: CacheLayout, name: str) -> EnvObservation | None:
@@ -174,20 +205,23 @@ class _Busy(Exception):
 
 
 def _take_provisioning_lock(env: EnvLayout, parent: int) -> HeldLock | None:
-    if env.lock is None:
-        return None
-    # Created if missing: a provisioning about to start must find it and wait for us.
-    fd = open_lock(env.lock, dir_fd=parent)
+    """A cached env's provisioning lock, exclusively; an ephemeral env's own lock file,
+    exclusively (its run holds it shared while the env lives)."""
+    # A cached env's is created if missing: a provisioning about to start must find it
+    # and wait for us. An ephemeral env without one (the reference's, an older
+    # pylockenv's) gets none: nothing would remove it if the env is kept.
+    fd = open_lock(env.lock, dir_fd=parent, create=env.kind == "cached")
     if fd is None:
-        return None  # a cache this user cannot write: the removal itself will say so
+        return None  # a cache this user cannot write (the removal will say so), or none
     if not try_flock(fd, fcntl.LOCK_EX):
         os.close(fd)
-        raise _Busy("in provisioning")
+        raise _Busy("in provisioning" if env.kind == "cached" else "in use")
     return HeldLock(fd)
 
 
 def _take_in_use_lock(env: EnvLayout, env_dir: int) -> HeldLock | None:
-    """The env's in-use lock, exclusively, on the env directory open as `env_dir`."""
+    """The env's in-use lock, exclusively, on the env directory open as `env_dir` (for
+    an ephemeral env: the directory itself, which an older pylockenv's run locked)."""
     if env.kind == "ephemeral":
         fd = os.dup(env_dir)
     else:
@@ -202,14 +236,16 @@ def _take_in_use_lock(env: EnvLayout, env_dir: int) -> HeldLock | None:
     return HeldLock(fd)
 
 
-def _remove(env: EnvLayout, parent: int, env_dir: int | None) -> None:
+def _remove(env: EnvLayout, parent: int, env_dir: int | None, *, held_lock: bool) -> None:
     """Remove the marker first (a run waiting for the in-use lock then sees it gone),
-    then the rest, all through descriptors (nothing followed). An ephemeral env's own
-    run may be removing it at the same moment."""
+    then the rest, all through descriptors (nothing followed); an ephemeral env's lock
+    file last (held exclusively by us: its run is gone)."""
     try:
         if env_dir is not None:
             remove_entry(env_dir, MARKER_NAME)
         remove_entry(parent, env.name)
+        if env.kind == "ephemeral" and held_lock:
+            remove_entry(parent, env.lock_name)
     except OSError as exc:  # named by its path, not relative to a descriptor
         where = exc.filename if isinstance(exc.filename, str) else env.name
         if where == MARKER_NAME:
@@ -228,9 +264,12 @@ def _open_env_in(parent: int, env: EnvLayout) -> int | None:
     return os.open(env.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
 
 
-def apply_one(cache: CacheLayout, entry: GcEntry, policy: GcPolicy) -> GcOutcome:
+def apply_one(
+    cache: CacheLayout, entry: GcEntry, policy: GcPolicy, *, sizes: bool = True
+) -> GcOutcome:
     """Carry out one removal of a gc plan: take the env's locks without waiting, look
-    again, and remove it if the same decision still stands. Never raises for one env."""
+    again, and remove it if the same decision still stands (`sizes`: measuring what it
+    frees first). Never raises for one env."""
     env = cache.env_named(entry.env.name)
     assert env is not None
     try:
@@ -241,13 +280,13 @@ def apply_one(cache: CacheLayout, entry: GcEntry, policy: GcPolicy) -> GcOutcome
         return GcOutcome(entry=entry, result="failed", error=_describe_failure(exc))
     env_dir: int | None = None
     try:
-        with _take_provisioning_lock(env, parent) or HeldLock(-1):
+        with _take_provisioning_lock(env, parent) or HeldLock(-1) as beside:
             env_dir = _open_env_in(parent, env)
             had_in_use = env_dir is not None and _exists_in(env_dir, IN_USE_NAME)
             with (_take_in_use_lock(env, env_dir) if env_dir is not None else None) or HeldLock(
                 -1
             ) as in_use:
-                seen = observe_env(env, sizes=True, locks_held=True)
+                seen = observe_env(env, sizes=sizes, locks_held=True)
                 if not had_in_use:
                     # The lock file is ours, just made: its time is no use of the env.
                     seen = evolve(seen, last_used=_mtime(env.marker) if seen.marker else None)
@@ -259,7 +298,7 @@ def apply_one(cache: CacheLayout, entry: GcEntry, policy: GcPolicy) -> GcOutcome
                         os.utime(in_use.fd, (seen.last_used, seen.last_used))
                     return GcOutcome(entry=fresh, result="kept")
                 usage = fresh.env.usage
-                _remove(env, parent, env_dir)
+                _remove(env, parent, env_dir, held_lock=beside.fd >= 0)
                 return GcOutcome(
                     entry=fresh, result="removed", freed=None if usage is None else usage.freed
                 )
@@ -309,7 +348,105 @@ def apply_gc(
         on_outcome(outcome)
         outcomes.append(outcome)
     forget_stored_plans(cache)
+    forget_stray_ephemeral_locks(cache, plan.policy.this_host)
     return outcomes
+
+
+def forget_stray_ephemeral_locks(cache: CacheLayout, this_host: str) -> None:
+    """Remove the lock files in ephemeral/ with no env beside them that nobody holds
+    (`_forget_stray_lock`)."""
+    try:
+        fd = open_cache_dir(cache.root, EPHEMERAL_DIR)
+    except (OSError, CacheFileError):
+        return
+    try:
+        names = set(os.listdir(fd))
+    except OSError:
+        return
+    finally:
+        os.close(fd)
+    for name in sorted(names):
+        stem = name.removesuffix(LOCK_SUFFIX)
+        if stem != name and stem not in names and ephemeral_maker(stem) == "pylockenv":
+            env = cache.env_named(stem)
+            assert env is not None
+            _forget_stray_lock(env, this_host)
+
+
+# The safety net's budget: a cold run spends at most this long, and removes at most this
+# many orphaned envs, before it provisions (the rest wait for the next runs, or gc).
+SWEEP_SECONDS = 0.25
+SWEEP_REMOVALS = 4
+
+
+def sweep_orphaned_ephemeral(
+    cache: CacheLayout,
+    this_host: str,
+    *,
+    seconds: float = SWEEP_SECONDS,
+    removals: int = SWEEP_REMOVALS,
+) -> list[GcOutcome]:
+    """Remove this host's orphaned ephemeral envs (`core.gc.swept_by_a_run`) as gc would,
+    env by env under its lock, until `seconds` have passed or `removals` were made; then
+    this host's stray lock files (a run killed between making its lock file and its
+    env). Returns the outcomes of the removals tried. Never raises for one env."""
+    deadline = time.monotonic() + seconds
+    try:
+        fd = open_cache_dir(cache.root, EPHEMERAL_DIR)
+    except (OSError, CacheFileError):
+        return []
+    try:
+        names = os.listdir(fd)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    policy = GcPolicy(now=time.time(), older_than=math.inf, this_host=this_host, host=this_host)
+    outcomes: list[GcOutcome] = []
+    present = set(names)
+    for name in names:
+        if time.monotonic() > deadline or len(outcomes) >= removals:
+            return outcomes
+        if ephemeral_maker(name) != "pylockenv":
+            continue
+        env = cache.env_named(name)
+        assert env is not None
+        entry = decide(observe_env(env, sizes=False), policy)
+        if swept_by_a_run(entry, this_host=this_host):
+            outcomes.append(apply_one(cache, entry, policy, sizes=False))
+    for name in names:
+        if time.monotonic() > deadline:
+            break
+        stem = name.removesuffix(LOCK_SUFFIX)
+        if stem != name and stem not in present and ephemeral_maker(stem) == "pylockenv":
+            env = cache.env_named(stem)
+            assert env is not None
+            _forget_stray_lock(env, this_host)
+    return outcomes
+
+
+def _forget_stray_lock(env: EnvLayout, this_host: str) -> None:
+    """Remove the lock file of the ephemeral `env` when no env is beside it, nobody holds
+    it and it names this host or none (a run about to make its env holds it)."""
+    with contextlib.suppress(OSError, CacheFileError):
+        parent = open_cache_dir(env.root, env.directory)
+        try:
+            fd = open_lock(env.lock, dir_fd=parent, create=False)
+            if fd is None:
+                return
+            lock = HeldLock(fd)
+            with lock:
+                # Empty: a run lost it the moment it was made, before writing its host.
+                if not try_flock(fd, fcntl.LOCK_EX) or _lock_host(env) not in (None, this_host):
+                    return
+                here = os.stat(env.lock_name, dir_fd=parent, follow_symlinks=False)
+                held = os.fstat(fd)
+                if (here.st_dev, here.st_ino) != (held.st_dev, held.st_ino):
+                    return
+                if not _exists_in(parent, env.name):
+                    os.unlink(env.lock_name, dir_fd=parent)
+        finally:
+            os.close(parent)
 
 
 def forget_stored_plans(cache: CacheLayout) -> int:

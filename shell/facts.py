@@ -224,16 +224,11 @@ def gather_made_from(
     return record
 
 
-def ephemeral_suffix() -> str:
-    """A fresh name for an ephemeral env: 16 random hex digits."""
-    return os.urandom(8).hex()  # secrets.token_hex(8), without loading secrets
-
-
 def gather_facts(spec: Spec, *, uv: str | None = None) -> HostFacts:
     """The planner's facts for `spec` on this machine (see `gather_made_from`)."""
     from pylockenv.core.facts import host_facts
 
-    return host_facts(gather_made_from(spec, uv=uv), ephemeral_suffix=ephemeral_suffix())
+    return host_facts(gather_made_from(spec, uv=uv))
 
 
 def gather_host_facts(*, uv: str | None = None) -> HostFacts:
@@ -248,7 +243,7 @@ def gather_host_facts(*, uv: str | None = None) -> HostFacts:
         "files": {},
         "interpreters": {},
     }
-    return host_facts(record, ephemeral_suffix=ephemeral_suffix())
+    return host_facts(record)
 
 
 def gather_again(recorded: Mapping[str, Any]) -> dict[str, Any]:

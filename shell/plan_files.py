@@ -36,7 +36,6 @@ from pylockenv.core.spec import Spec
 from .cachefiles import CacheFileError, open_cache_dir, read_regular, write_atomically
 from .facts import (
     absolute,
-    ephemeral_suffix,
     file_record,
     gather_again,
     gather_made_from,
@@ -59,7 +58,7 @@ def plan_with_facts(
     record = gather_made_from(
         spec, uv=uv, spec_file=spec_path, name=name, may_download=may_download
     )
-    return core_plan(spec, host_facts(record, ephemeral_suffix=ephemeral_suffix())), record
+    return core_plan(spec, host_facts(record)), record
 
 
 def plan_document(plan: Plan, made_from: MadeFrom) -> str:

@@ -14,6 +14,7 @@ readiness once more, since gc may have removed it in between.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -24,6 +25,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pylockenv.core.errors import PylockenvError
 from pylockenv.core.layout import CACHE_DIRECTORIES, MARKER_NAME, CacheLayout, EnvLayout
 from pylockenv.core.planning import Plan, UvStep
 from pylockenv.core.provisioning import (
@@ -35,6 +37,7 @@ from pylockenv.core.provisioning import (
 )
 
 from .cachefiles import (
+    FILE_MODE,
     CacheFileError,
     RemovedOnFailure,
     denied_sentence,
@@ -42,6 +45,7 @@ from .cachefiles import (
     file_type,
     make_fresh_directory,
     open_cache_dir,
+    open_env_dir,
     open_lock,
     remove_entry,
     remove_reporting,
@@ -86,7 +90,8 @@ __all__ = [  # the errors' home is shell.errors; they are importable from here t
     "EnvVanishedError",
     "ensure_cached",
     "hold_cached_env",
-    "provision_ephemeral",
+    "lock_for_command",
+    "make_ephemeral",
     "remove_ephemeral",
     "remove_quietly",
 ]
@@ -456,9 +461,7 @@ def _provisioning_lock(
     """Hold the env's provisioning lock (`envs/<hash>.lock`, an exclusive flock, as the
     reference takes it), waiting for another provisioning for at most `timeout` seconds.
     Yields a descriptor on envs/ (opened without following a link) and the lock's."""
-    lock_path, lock_name = plan.env.lock, plan.env.lock_name
-    assert lock_path is not None
-    assert lock_name is not None
+    lock_path = plan.env.lock
     envs = _cache_dir(plan, plan.env.directory)
     try:
         try:
@@ -525,6 +528,7 @@ def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None 
         return
     with ChildStatusReadable():
         checked = check_before_provisioning(plan)
+        sweep_orphans(plan, progress)
         with _provisioning_lock(plan, progress, lock_timeout) as (envs, lock_fd):
             if env_is_ready(env):
                 progress.say(f"env {plan.env_hash}: provisioned by another process, reusing it")
@@ -594,75 +598,211 @@ def _take_in_use(
             progress.say(f"env {plan.env_hash}: cannot record its last use (read-only cache)")
 
 
-def provision_ephemeral(plan: Plan, progress: Progress) -> HeldLock:
-    """Create and provision a fresh private env; return its directory lock, held shared.
+# Names drawn before giving up: a clash of 16 random hex digits is a co-tenant's doing.
+EPHEMERAL_DRAWS = 8
 
-    The lock is held from creation on, so gc never takes a live run's env for an
-    orphan. On any failure the env is removed and the error propagates.
+
+def make_ephemeral(plan: Plan, progress: Progress) -> tuple[Plan, HeldLock]:
+    """Make and provision a fresh ephemeral env for `plan` (whose env is the pattern
+    `ephemeral/env_<random>`); return the plan placed in it and its lock, held shared.
+
+    The name is drawn now: its lock file beside the env is created new (O_EXCL) and
+    locked before the directory is made new (mkdir), so the env is locked from the
+    moment it exists and gc never takes a live run's env for an orphan; a name in use
+    (either file exists) is drawn again. The lock file holds this host's name, for
+    gc and the sweep of other runs. On any failure the env and its lock file are
+    removed and the error propagates.
     """
     with ChildStatusReadable():
-        return _provision_ephemeral(plan, progress)
+        return _make_ephemeral(plan, progress)
 
 
-def _provision_ephemeral(plan: Plan, progress: Progress) -> HeldLock:
+def _make_ephemeral(plan: Plan, progress: Progress) -> tuple[Plan, HeldLock]:
     _, pylock_text = check_before_provisioning(plan)
-    env = plan.env
-    parent = _cache_dir(plan, env.directory)
+    sweep_orphans(plan, progress)
+    parent = _cache_dir(plan, plan.env.directory)
     try:
-        made = make_env_directory(plan, parent)
+        placed, lock = _draw_ephemeral(plan, parent)
     finally:
         os.close(parent)
+    env = placed.env
     progress.say(f"env {plan.env_hash}: provisioning ephemeral {env.path}")
     started = time.monotonic()
-    lock = None
     try:
-        lock = HeldLock(made)
-        # gc holds it exclusively only when it took the new directory for an orphan.
+        made = open_env_dir(env)
         try:
-            taken = try_flock(lock.fd, fcntl.LOCK_SH)
-        except OSError as exc:  # a file system that cannot lock a directory (some NFS)
-            raise CacheNotWritableError(
-                f"cannot lock the ephemeral env {env.path} ({exc.strerror}); its directory "
-                "must take a flock (some NFS mounts refuse one on a directory): for "
-                "refresh: true, set XDG_CACHE_HOME to a local disk.",
-                source=env.path,
-            ) from None
-        try:
-            same = os.lstat(env.path).st_ino == os.fstat(lock.fd).st_ino
-        except FileNotFoundError:
-            same = False
-        if not (taken and same):
-            raise EnvVanishedError(
-                f"{env.path} was removed (by 'pylockenv gc'?) the moment it was created; "
-                "run again.",
-                source=env.path,
-            )
-        _run_steps(plan, lock.fd, progress, lock_fd=lock.fd, pylock_text=pylock_text)
+            _run_steps(placed, made, progress, lock_fd=lock.fd, pylock_text=pylock_text)
+        finally:
+            os.close(made)
     except BaseException:
-        if remove_quietly(env.path, progress):
+        if _remove_ephemeral_files(env, lock, progress):
             progress.say(f"removed ephemeral env {env.path}")
-        if lock is not None:
-            lock.release()
         raise
     progress.say(f"env {plan.env_hash}: ready in {time.monotonic() - started:.2f}s")
+    return placed, lock
+
+
+def _draw_ephemeral(plan: Plan, parent: int) -> tuple[Plan, HeldLock]:
+    """Draw a name, create its lock file new and hold it shared, then make the env's
+    directory new, all in ephemeral/ (open as `parent`); return the placed plan and lock."""
+    from pylockenv.core.planning import with_ephemeral_suffix
+
+    for _ in range(EPHEMERAL_DRAWS):
+        placed = with_ephemeral_suffix(plan, os.urandom(8).hex())  # secrets.token_hex(8)
+        env = placed.env
+        lock = _create_ephemeral_lock(env, parent, host=plan.host)
+        if lock is None:
+            continue
+        try:
+            os.close(make_fresh_directory(parent, env.name))
+        except FileExistsError:  # nobody of ours made it: leave it, draw again
+            _unlink_lock(env, parent, lock)
+            lock.release()
+            continue
+        except OSError as exc:
+            _unlink_lock(env, parent, lock)
+            lock.release()
+            raise CacheNotWritableError(
+                denied_sentence(env.path, exc, "create the directory"), source=env.path
+            ) from None
+        return placed, lock
+    raise EnvVanishedError(
+        f"each of {EPHEMERAL_DRAWS} names drawn for an ephemeral env in "
+        f"{plan.env.parent} was taken already (someone creates names there ahead); "
+        "run again, or check who writes that directory.",
+        source=plan.env.parent,
+    )
+
+
+def _create_ephemeral_lock(env: EnvLayout, parent: int, *, host: str) -> HeldLock | None:
+    """Create the lock file of the ephemeral `env` new in `parent`, hold it shared and write
+    `host` into it; None when the name is taken (or gc took the file the moment it was made)."""
+    try:
+        fd = os.open(
+            env.lock_name,
+            os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            FILE_MODE,
+            dir_fd=parent,
+        )
+    except FileExistsError:
+        return None
+    except OSError as exc:
+        raise CacheNotWritableError(
+            denied_sentence(env.lock, exc, "create the lock file"), source=env.lock
+        ) from None
+    lock = HeldLock(fd)
+    try:
+        if not try_flock(fd, fcntl.LOCK_SH):
+            lock.release()  # gc holds it, about to remove it as a stray lock file
+            return None
+    except OSError as exc:  # ENOLCK: a file system that cannot lock (NFS mounted nolock)
+        _unlink_lock(env, parent, lock)
+        lock.release()
+        raise CacheNotWritableError(
+            f"cannot lock {env.lock} ({exc.strerror}); the cache's file system must support "
+            "flock (on NFS: a mount without nolock), or set XDG_CACHE_HOME to one that does.",
+            source=env.lock,
+        ) from None
+    if not _is_file_of(lock, parent, env.lock_name):
+        lock.release()  # removed by gc between its creation and our lock
+        return None
+    with contextlib.suppress(OSError):  # only a hint for gc; the lock is what counts
+        os.write(fd, f"{host}\n".encode("utf-8", "surrogateescape"))
     return lock
 
 
-def remove_ephemeral(plan: Plan, lock: HeldLock, progress: Progress) -> bool:
-    """Remove the ephemeral env after its command, if nothing else holds it; whether removed.
+def _is_file_of(lock: HeldLock, parent: int, name: str) -> bool:
+    """Whether `name` in `parent` is still the file `lock` is held on."""
+    try:
+        here = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(lock.fd)
+    return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
 
-    The command's own children may have kept the directory lock (daemons); then
-    the env is left for them, and gc removes it once they are gone.
+
+def _unlink_lock(env: EnvLayout, parent: int, lock: HeldLock) -> None:
+    """Remove the env's lock file if it is still the one `lock` is held on."""
+    if _is_file_of(lock, parent, env.lock_name):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(env.lock_name, dir_fd=parent)
+
+
+def _remove_ephemeral_files(env: EnvLayout, lock: HeldLock, progress: Progress) -> bool:
+    """Remove the ephemeral env's directory, then its lock file, then release the lock
+    (the caller holds it exclusively, or alone). Whether the directory is gone."""
+    try:
+        removed = remove_quietly(env.path, progress)
+        if removed:
+            try:
+                parent = open_cache_dir(env.root, env.directory)
+            except (OSError, CacheFileError):
+                pass
+            else:
+                try:
+                    _unlink_lock(env, parent, lock)
+                except OSError as exc:
+                    progress.say(f"warning: could not remove {env.lock}: {exc.strerror}")
+                finally:
+                    os.close(parent)
+        return removed
+    finally:
+        lock.release()
+
+
+def lock_for_command(plan: Plan, lock: HeldLock) -> HeldLock:
+    """A second hold of the ephemeral env's lock (`lock`: the launcher's), for the
+    command to inherit: the env stays while the command, or anything it started that
+    keeps the descriptor, lives, even if the launcher is killed. Opened anew (its own
+    open file), so that the launcher can tell afterwards whether anyone still holds it."""
+    env = plan.env
+    fd = open_lock(env.lock, create=False)
+    held = os.fstat(lock.fd)
+    if fd is None or (os.fstat(fd).st_dev, os.fstat(fd).st_ino) != (held.st_dev, held.st_ino):
+        if fd is not None:
+            os.close(fd)
+        raise EnvVanishedError(
+            f"the lock file {env.lock} of the ephemeral env was removed or replaced while "
+            "the env was made; run again.",
+            source=env.lock,
+        )
+    fcntl.flock(fd, fcntl.LOCK_SH)  # we hold it shared ourselves: nobody holds it exclusively
+    return HeldLock(fd)
+
+
+def remove_ephemeral(plan: Plan, lock: HeldLock, progress: Progress) -> bool:
+    """Remove the ephemeral env after its command, unless something the command started
+    still holds its lock (the command's copy, inherited: a daemon); whether removed.
+
+    `lock` is the launcher's own hold, on an open file of its own: taking it exclusively
+    succeeds only when no other hold is left. An env still held is left for its
+    holders; gc (or the next cold run's sweep) removes it once they are gone.
     """
-    if not try_flock(lock.fd, fcntl.LOCK_EX):
+    if not try_flock(lock.fd, fcntl.LOCK_EX):  # a failed conversion leaves no hold of ours
         progress.say(
             f"ephemeral env {plan.env_path} is still held by processes the command started; "
             "it is left for them ('pylockenv gc' removes it once they are gone)"
         )
         lock.release()
         return False
-    removed = remove_quietly(plan.env_path, progress)
-    lock.release()
+    removed = _remove_ephemeral_files(plan.env, lock, progress)
     if removed:
         progress.say(f"removed ephemeral env {plan.env_path}")
     return removed
+
+
+def sweep_orphans(plan: Plan, progress: Progress) -> None:
+    """The safety net of a cold run: remove this host's orphaned ephemeral envs (their lock
+    nobody holds, so their run is gone: a job killed before it could remove its env),
+    within a small time budget (`shell.cache.sweep_orphaned_ephemeral`). Never fails the run."""
+    from .cache import sweep_orphaned_ephemeral
+
+    try:
+        for outcome in sweep_orphaned_ephemeral(CacheLayout(root=plan.cache_root), plan.host):
+            if outcome.result == "removed":
+                progress.say(
+                    f"removed orphaned ephemeral env {outcome.entry.env.path} (its run is gone)"
+                )
+    except (OSError, PylockenvError) as exc:
+        if progress.shows_uv_output:
+            progress.say(f"warning: could not sweep orphaned ephemeral envs: {exc}")

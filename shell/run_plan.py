@@ -2,48 +2,50 @@
 
 Two ways to start the command, one lock protocol:
 
-- `exec_plan` (the CLI) replaces pylockenv with the command, as env(1) and
-  flock(1) do: the command keeps pylockenv's pid, gets every signal exactly
+- A cached CLI run (`exec_plan`) replaces pylockenv with the command, as env(1)
+  and flock(1) do: the command keeps pylockenv's pid, gets every signal exactly
   once however it is sent (to the pid, the process group, or every process of a
-  job), and its exit status is the process's own. The env's lock is on a file
-  descriptor the command inherits. An ephemeral env, which must be removed
-  after the command, is removed by a small detached cleanup process that waits
-  for the env's directory lock to be free, that is for the command and
-  everything it started that still holds the lock.
-- `execute` (the Python API) cannot replace the caller: it starts the command
-  as a child that inherits the lock, passes signals on to it, waits, and cleans
-  up, leaving the calling process as it found it.
+  job), and its exit status is the process's own. The env's in-use lock is on a
+  file descriptor the command inherits.
+- Every other run waits beside its command (`wait_beside`; who relays which
+  signal, and why none arrives twice, is `shell.signalrelay`'s to say): a refresh
+  run, because its env must be removed after the command by the process the job
+  waits for (a detached cleanup process would die with the job step), and
+  `execute` (the Python API), which cannot replace its caller. The command
+  inherits a hold of the env's lock, so the env stays while it lives even if the
+  launcher is killed; the launcher removes a refresh env once the command has
+  exited, unless something the command started still holds the lock. A CLI
+  refresh run then ends as its command did: with its exit status, or killed by
+  the same signal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
-import fcntl
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from pylockenv.core.errors import PlanError, PylockenvError
-from pylockenv.core.layout import EnvLayout
 from pylockenv.core.plan_format import light_view
 from pylockenv.core.plan_rules import not_found_message
 from pylockenv.core.planning import Plan
 
-from .envlocks import HeldLock, open_directory
+from .envlocks import HeldLock
 from .errors import EXIT_SIGNAL_BASE, CommandNotExecutableError, CommandNotFoundError
 from .process_env import ChildStatusReadable, command_start
 from .progress import Progress
 from .provisioning import (
     ensure_cached,
     hold_cached_env,
-    provision_ephemeral,
+    lock_for_command,
+    make_ephemeral,
     remove_ephemeral,
-    remove_quietly,
 )
-from .signalrelay import SignalRelay
+from .signalrelay import SignalRelay, wait_beside
 
 
 def command_start_of(plan: Plan, args: Sequence[str]) -> tuple[list[str], dict[str, str]]:
@@ -134,94 +136,77 @@ def exec_plan(
     lock_timeout: float | None = None,
     when_ready: Callable[[], None] | None = None,
 ) -> NoReturn:
-    """Make the plan's env ready, then replace this process with its command.
+    """Make the plan's env ready, then run its command: a cached env's by replacing this
+    process with it; a refresh env's beside it, removing the env after it and ending as
+    the command ended (its status, or its signal).
 
-    `when_ready` is called once the env is ready and held, just before the exec (the
-    CLI stores the plan for warm runs then). Returns only by raising: a PylockenvError
-    for pylockenv's own failures (nothing is left behind), CommandNotFoundError or
-    CommandNotExecutableError when the system refuses to start the command.
+    `when_ready` is called once the env is ready and held, just before the command
+    starts (the CLI stores the plan for warm runs then). Returns only by raising: a
+    PylockenvError for pylockenv's own failures (nothing is left behind),
+    CommandNotFoundError or CommandNotExecutableError when the system refuses to
+    start the command, SystemExit with a refresh run's status.
     """
     progress = progress if progress is not None else Progress()
+    if plan.mode == "ephemeral":
+        with SignalRelay() as relay:
+            placed, lock = make_ephemeral(plan, progress)
+            if when_ready is not None:
+                when_ready()
+            returncode = run_ephemeral(placed, args, relay, lock, progress)
+        _flush_standard_streams()
+        end_as(returncode)
     with SignalRelay():
-        if plan.mode == "ephemeral":
-            lock: HeldLock | None = provision_ephemeral(plan, progress)
-        else:
-            lock = hold_cached_env(plan, progress, lock_timeout=lock_timeout)
-    try:
-        argv, environ = command_start_of(plan, args)
-    except PylockenvError:
-        if plan.mode == "ephemeral" and lock is not None:
-            remove_ephemeral(plan, lock, progress)
-        raise
-    if lock is not None:
-        if plan.mode == "ephemeral":
-            start_cleanup_process(plan.env, lock)
-        lock.pass_on()
+        held = hold_cached_env(plan, progress, lock_timeout=lock_timeout)
+    argv, environ = command_start_of(plan, args)
+    if held is not None:
+        held.pass_on()
     if when_ready is not None:
         when_ready()
     _flush_standard_streams()
     try:
         os.execve(argv[0], argv, environ)
     except OSError as exc:
-        # Our copy of the lock closes when we exit: the cleanup process then removes the env.
         raise start_error(plan, argv, exc) from None
 
 
-def start_cleanup_process(env: EnvLayout, lock: HeldLock) -> None:
-    """Start a detached process that removes the ephemeral `env` once nobody holds `lock`.
+def end_as(returncode: int) -> NoReturn:
+    """End this process as a command with `returncode` (`subprocess`'s: negative for a
+    death by that signal) ended: exit with the status, or die of the same signal (so a
+    shell running pylockenv sees an interrupted command as interrupted), without a core."""
+    if returncode >= 0:
+        sys.exit(returncode)
+    signum = -returncode
+    with contextlib.suppress(ValueError, OSError):
+        import resource
 
-    It is a grandchild (so the command never has to reap it), in a session of its
-    own, with signals that stop jobs ignored and the standard streams on
-    /dev/null (it holds no pipe of the caller open). It takes the directory lock
-    exclusively, which it gets when the command and every process that inherited
-    the lock are gone, then removes the env. A SIGKILL of it (a batch scheduler's
-    last word) leaves an orphan that `pylockenv gc` removes.
-    """
-    inode = os.fstat(lock.fd).st_ino
-    child = os.fork()
-    if child:
-        os.waitpid(child, 0)
-        return
-    try:
-        os.setsid()
-        if os.fork():
-            os._exit(0)
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            signal.signal(signum, signal.SIG_IGN)
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        # Nothing inherited stays open: not our copy of the lock, not a pipe of the caller's.
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-        fd = open_directory(env)
-        if os.fstat(fd).st_ino == inode:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            remove_quietly(env.path, Progress(verbosity="quiet"))
-    finally:
-        os._exit(0)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        os.kill(os.getpid(), signum)
+    sys.exit(EXIT_SIGNAL_BASE + signum)  # a signal whose default is not to end the process
 
 
 def run_command(plan: Plan, args: Sequence[str], relay: SignalRelay, lock: HeldLock | None) -> int:
-    """Start the command as a child holding `lock`, pass signals on, return its exit status.
-
-    A command killed by signal N gives 128+N, as a shell reports it.
-    """
+    """Start the command beside us holding `lock` (`signalrelay.wait_beside`), return its
+    status as `subprocess` gives it (negative: killed by that signal)."""
     argv, environ = command_start_of(plan, args)
-    relay.start_forwarding()
     try:
-        child = subprocess.Popen(
-            argv,
-            env=environ,
-            pass_fds=() if lock is None else (lock.fd,),
-        )
+        return wait_beside(argv, environ, relay, pass_fds=() if lock is None else (lock.fd,))
     except OSError as exc:
         raise start_error(plan, argv, exc) from None
-    relay.set_child(child)
+
+
+def run_ephemeral(
+    placed: Plan, args: Sequence[str], relay: SignalRelay, lock: HeldLock, progress: Progress
+) -> int:
+    """Run the command in the ephemeral env `placed` (made, its lock `lock` held), then
+    remove the env whatever happens; return the command's status as `run_command` does."""
     try:
-        returncode = child.wait()
+        with lock_for_command(placed, lock) as for_command:
+            return run_command(placed, args, relay, for_command)
     finally:
-        relay.hold()
-    return EXIT_SIGNAL_BASE - returncode if returncode < 0 else returncode
+        remove_ephemeral(placed, lock, progress)
 
 
 def execute(
@@ -235,28 +220,30 @@ def execute(
 
     Leaves os.environ, the working directory and the signal handlers as it found
     them (SIGCHLD included: one the caller ignores is set to its default meanwhile, so
-    that uv's and the command's exit status can be read). SIGINT/SIGTERM/SIGHUP while
-    the command runs are passed on to it; while provisioning they raise
-    `ProvisioningInterruptedError` after uv is stopped and the partial env
-    removed. Own failures raise `PylockenvError` subclasses (see `shell.errors`).
-    `lock_timeout` bounds the waits for another process's lock on the same env,
-    in seconds (None: wait as long as it takes). The command inherits the env's
-    lock, so the env stays even if the calling process dies before the command.
+    that uv's and the command's exit status can be read). Signals while the command
+    runs follow `shell.signalrelay`'s rule (inside a Slurm job nothing is relayed;
+    outside one the command has a process group of its own and gets what is sent to
+    the caller); while provisioning they raise
+    `ProvisioningInterruptedError` after uv is stopped and the partial env removed.
+    A command killed by signal N gives 128+N, as a shell reports it. Own failures
+    raise `PylockenvError` subclasses (see `shell.errors`). `lock_timeout` bounds
+    the waits for another process's lock on the same env, in seconds (None: wait as
+    long as it takes). The command inherits the env's lock, so the env stays even if
+    the calling process dies before the command.
     """
     progress = progress if progress is not None else Progress()
     with ChildStatusReadable(), SignalRelay() as relay:
         if plan.mode == "ephemeral":
-            ephemeral_lock = provision_ephemeral(plan, progress)
+            placed, ephemeral_lock = make_ephemeral(plan, progress)
+            returncode = run_ephemeral(placed, args, relay, ephemeral_lock, progress)
+        else:
+            lock = hold_cached_env(plan, progress, lock_timeout=lock_timeout)
             try:
-                return run_command(plan, args, relay, ephemeral_lock)
+                returncode = run_command(plan, args, relay, lock)
             finally:
-                remove_ephemeral(plan, ephemeral_lock, progress)
-        lock = hold_cached_env(plan, progress, lock_timeout=lock_timeout)
-        try:
-            return run_command(plan, args, relay, lock)
-        finally:
-            if lock is not None:
-                lock.release()
+                if lock is not None:
+                    lock.release()
+    return EXIT_SIGNAL_BASE - returncode if returncode < 0 else returncode
 
 
 def provision(

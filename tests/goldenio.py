@@ -21,15 +21,13 @@ from pylockenv.core.planning import Plan, plan
 from pylockenv.core.spec import Spec, is_app_document, load_spec
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
-# The name every golden case's ephemeral env gets (the shell draws it at random).
-EPHEMERAL_SUFFIX = "3f9a1c0d5e7b2468"
 
 
 def facts_from_json(text: str) -> HostFacts:
     """The planner's facts from the record written as JSON in `text`; a fact the
     planner does not know, or one missing, is an error (TypeError)."""
     record: Any = json.loads(text)
-    return host_facts(record, ephemeral_suffix=EPHEMERAL_SUFFIX)
+    return host_facts(record)
 
 
 def case_names() -> list[str]:

@@ -50,21 +50,27 @@ class CacheDir:
         return sorted(p for p in envs.iterdir() if p.is_dir()) if envs.exists() else []
 
     def ephemeral_dirs(self) -> list[Path]:
-        """Whatever is in the ephemeral directory."""
+        """Whatever is in the ephemeral directory (an env's lock file beside it, too)."""
         ephemeral = self.root / "ephemeral"
         return sorted(ephemeral.iterdir()) if ephemeral.exists() else []
 
+    def ephemeral_envs(self) -> list[Path]:
+        """The ephemeral env directories that exist (their lock files left out)."""
+        return [path for path in self.ephemeral_dirs() if path.is_dir()]
+
 
 def process_environ(cache: CacheDir, uv_cache: Path) -> dict[str, str]:
-    """The environment of a process a test starts: this one's without UV_*, PYLOCKENV_*
-    and XDG_*; uv offline, without configuration files or Python downloads, caching in
-    `uv_cache`; pylockenv's cache in `cache`, and the real uv as its uv. PATH starts
-    with the bin directories of pyenv's 3.13, 3.12 and 3.10 where this machine has them
-    (`builders.TEST_PYTHONS`), so that uv finds each by its X.Y, the default 3.13 too."""
+    """The environment of a process a test starts: this one's without UV_*, PYLOCKENV_*,
+    XDG_* and SLURM_*; uv offline, without configuration files or Python downloads,
+    caching in `uv_cache`; pylockenv's cache in `cache`, and the real uv as its uv. PATH
+    starts with the bin directories of pyenv's 3.13, 3.12 and 3.10 where this machine
+    has them (`builders.TEST_PYTHONS`), so that uv finds each by its X.Y, the default
+    3.13 too."""
     environ = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("UV_", "PYLOCKENV_", "XDG_"))
+        # SLURM_*: a suite run inside a Slurm job must not make every run believe it is one.
+        if not key.startswith(("UV_", "PYLOCKENV_", "XDG_", "SLURM_"))
     }
     environ.update(
         UV_OFFLINE="1",
@@ -298,7 +304,6 @@ NODE7 = HostFacts(
     xdg_cache_home="/cache",
     path="/usr/bin:/bin",
     uv="/opt/uv",
-    ephemeral_suffix="feedc0de",
     interpreters={
         version: Interpreter(path=f"/usr/bin/python{version}", version=f"{version}.9")
         for version in ("3.10", "3.11", "3.12", "3.13")

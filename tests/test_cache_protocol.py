@@ -74,6 +74,12 @@ def send(runner: subprocess.Popen[str], signum: int, how: str) -> None:
             os.kill(pid, signum)
 
 
+def sent_as(environ: dict[str, str], how: str) -> dict[str, str]:
+    """The run's environment for a signal sent `how`: Slurm signals every process of a
+    job, and a run tells it is in one by SLURM_JOB_ID (tests/test_slurm.py does it for real)."""
+    return {**environ, "SLURM_JOB_ID": "4242"} if how == "every process" else environ
+
+
 def session_members(sid: int) -> list[int]:
     members = []
     for entry in os.listdir("/proc"):
@@ -99,14 +105,37 @@ def test_a_signal_reaches_the_command_exactly_once(
 ) -> None:
     record = tmp_path / "signals"
     spec = make_app(tmp_path, command=f"probe count-signals {record}", refresh=refresh)
-    runner = start_pylockenv(environ, "run", str(spec))
+    runner = start_pylockenv(sent_as(environ, how), "run", str(spec))
     wait_until_started(runner, record)
     send(runner, signum, how)
     _, stderr = runner.communicate(timeout=60)
     assert runner.returncode == 0, stderr
     assert counted(record) == [str(int(signum))]
-    if refresh:
-        wait_for(lambda: cache.ephemeral_dirs() == [], what="the ephemeral env's removal")
+    if refresh:  # removed by the run itself, before it exits
+        assert cache.ephemeral_dirs() == []
+
+
+@pytest.mark.parametrize("how", SENDERS)
+@pytest.mark.parametrize("refresh", [False, True], ids=["cached", "ephemeral"])
+def test_a_signal_to_an_api_run_reaches_the_command_exactly_once(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir, refresh: bool, how: str
+) -> None:
+    record = tmp_path / "signals"
+    spec = make_app(tmp_path, command=f"probe count-signals {record}", refresh=refresh)
+    runner = subprocess.Popen(
+        execute_argv(spec),
+        env=sent_as(environ, how),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    wait_until_started(runner, record)
+    send(runner, signal.SIGTERM, how)
+    _, stderr = runner.communicate(timeout=60)
+    assert runner.returncode == 0, stderr
+    assert counted(record) == [str(int(signal.SIGTERM))]
+    assert cache.ephemeral_dirs() == []
 
 
 @pytest.mark.parametrize("refresh", [False, True], ids=["cached", "ephemeral"])
@@ -128,7 +157,7 @@ def test_the_env_outlives_a_killed_launcher_while_its_command_runs(
     launcher.kill()
     launcher.wait(timeout=60)
     try:
-        [env_dir] = cache.ephemeral_dirs() if refresh else cache.env_dirs()
+        [env_dir] = cache.ephemeral_envs() if refresh else cache.env_dirs()
         code, report = gc(environ, "--older-than", "0s")
         assert (code, results(report)) == (3, {env_dir.name: "skipped"})
         assert env_dir.is_dir()

@@ -9,6 +9,8 @@ import attrs
 import pytest
 from goldenio import GOLDEN_DIR
 from harness import NODE7
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pylockenv.core import (
     FileFact,
@@ -23,6 +25,9 @@ from pylockenv.core import (
 )
 from pylockenv.core.facts import Interpreter, host_facts
 from pylockenv.core.made_from import HOST_FACTS
+from pylockenv.core.plan_format import LightPlan, light_plan, plan_to_data
+from pylockenv.core.plan_rules import command_candidates, layout_problem
+from pylockenv.core.planning import CommandCandidate, with_ephemeral_suffix
 from pylockenv.core.provisioning import UV_STEP_FLAGS
 from pylockenv.core.pylock import check_pylock_text
 
@@ -64,12 +69,106 @@ def test_a_cached_plan_keeps_its_env_under_envs_named_by_the_hash() -> None:
     assert result.cleanup == "keep"
 
 
-def test_a_refresh_plan_uses_a_fresh_ephemeral_env_removed_after_the_run() -> None:
+def test_a_refresh_plan_names_its_ephemeral_env_by_the_pattern_drawn_when_it_is_made() -> None:
     result = _plan(refresh=True)
     assert result.mode == "ephemeral"
-    assert result.env_path == f"{CACHE}/ephemeral/env_feedc0de"
-    assert result.lock_path is None
+    assert result.env_path == f"{CACHE}/ephemeral/env_<random>"
+    assert result.lock_path == f"{CACHE}/ephemeral/env_<random>.lock"
+    assert result.in_use_path is None
     assert result.cleanup == "remove-after-run"
+
+
+SUFFIXES = st.text(alphabet="0123456789abcdef", min_size=16, max_size=16)
+
+
+@given(suffix=SUFFIXES)
+def test_an_ephemeral_plan_placed_in_its_drawn_env_names_that_env_everywhere(suffix: str) -> None:
+    pattern = _plan(
+        refresh=True,
+        command="app-cli --out x",
+        local_extra_deps=["dist/app-1.0-py3-none-any.whl"],
+        prepend_paths=[TOOLS],
+        env={"PATH": "/base"},
+    )
+    placed = with_ephemeral_suffix(pattern, suffix)
+    env = f"{CACHE}/ephemeral/env_{suffix}"
+    assert (placed.env_path, placed.lock_path, placed.marker_path) == (
+        env,
+        f"{env}.lock",
+        f"{env}/.provisioned",
+    )
+    assert [step.argv for step in placed.steps] == [
+        ("/opt/uv", "venv", *UV_STEP_FLAGS, "-p", "/usr/bin/python3.13", env),
+        (
+            "/opt/uv",
+            "pip",
+            "install",
+            *UV_STEP_FLAGS,
+            "-p",
+            f"{env}/bin/python",
+            "-r",
+            LOCK,
+            "--reinstall",
+        ),  # noqa: E501
+        (
+            "/opt/uv",
+            "pip",
+            "install",
+            *UV_STEP_FLAGS,
+            "-p",
+            f"{env}/bin/python",
+            "--no-deps",
+            "--reinstall",
+            WHEEL,
+        ),  # noqa: E501
+    ]
+    assert placed.run.env.set_env["VIRTUAL_ENV"] == env  # as an activated env has it
+    assert placed.run.candidates == tuple(
+        CommandCandidate(check=check, path=path, argv=argv)  # type: ignore[arg-type]
+        for check, path, argv in command_candidates(placed.run.words, placed.env)
+    )
+    assert placed.run.env.path_value == f"{env}/bin:{TOOLS}:/base"
+    assert placed.run.env.prepend_path == (f"{env}/bin", TOOLS)
+    assert f"{env}/bin nor" in placed.run.not_found
+    assert "<random>" not in repr(placed)
+
+    # Nothing but the env's paths moved.
+    def unplaced(the_plan: Plan) -> Plan:
+        return attrs.evolve(
+            the_plan, env_path="", lock_path="", marker_path="", steps=(), run=pattern.run
+        )
+
+    assert unplaced(placed) == unplaced(pattern)
+
+
+def test_two_suffixes_place_one_plan_in_two_envs() -> None:
+    pattern = _plan(refresh=True)
+    first, second = (with_ephemeral_suffix(pattern, s * 16) for s in "ab")
+    assert first.env_path != second.env_path
+    assert layout_problem(light(pattern), xdg_cache_home="/cache", home="/home/alice") is None
+
+
+def test_only_an_ephemeral_plans_pattern_env_can_be_placed() -> None:
+    with pytest.raises(PlanError, match="names no ephemeral env to make"):
+        with_ephemeral_suffix(_plan(), "ab" * 8)
+    placed = with_ephemeral_suffix(_plan(refresh=True), "ab" * 8)
+    with pytest.raises(PlanError, match="names no ephemeral env to make"):
+        with_ephemeral_suffix(placed, "cd" * 8)
+    with pytest.raises(ValueError, match="16 hex digits"):
+        with_ephemeral_suffix(_plan(refresh=True), "../../etc")
+
+
+def test_a_placed_ephemeral_plan_is_not_one_the_layout_check_accepts() -> None:
+    placed = with_ephemeral_suffix(_plan(refresh=True), "ab" * 8)
+    problem = layout_problem(light(placed), xdg_cache_home="/cache", home="/home/alice")
+    assert problem is not None
+    assert "is not the pattern" in problem
+
+
+def light(the_plan: Plan) -> LightPlan:
+    found = light_plan(plan_to_data(the_plan))
+    assert found is not None
+    return found
 
 
 def test_provisioning_creates_the_venv_then_installs_the_lock_then_the_extras() -> None:
@@ -285,10 +384,6 @@ def test_a_different_env_value_gives_a_different_plan_with_the_same_hash() -> No
     assert first.env_hash == second.env_hash
 
 
-def test_the_ephemeral_suffix_does_not_change_a_cached_plan() -> None:
-    assert _plan(_facts(ephemeral_suffix="a")) == _plan(_facts(ephemeral_suffix="b"))
-
-
 @pytest.mark.parametrize(
     "request_",
     ["3.12", "3.12.1", "3", "cpython3.12", ">=3.11", "python3.12", "/opt/py/bin/python3.12"],
@@ -372,13 +467,13 @@ def _record() -> Any:
 
 
 def test_every_host_fact_the_planner_reads_is_declared_by_the_record() -> None:
-    not_host_facts = {"uv", "ephemeral_suffix", "files", "interpreters"}
+    not_host_facts = {"uv", "files", "interpreters"}
     assert set(attrs.fields_dict(HostFacts)) - not_host_facts <= set(HOST_FACTS)
 
 
 def test_the_planners_facts_are_the_records_values() -> None:
     record = _record()
-    facts = host_facts(record, ephemeral_suffix="ab" * 8)
+    facts = host_facts(record)
     assert {name: getattr(facts, name) for name in record["host"]} == record["host"]
     assert facts.uv == record["uv"]["path"]
     assert {path: attrs.asdict(fact) for path, fact in facts.files.items()} == record["files"]
@@ -388,4 +483,4 @@ def test_a_record_holding_a_fact_no_declaration_names_is_refused() -> None:
     record = _record()
     record["host"]["hostnmae"] = "typo"
     with pytest.raises(TypeError, match="hostnmae"):
-        host_facts(record, ephemeral_suffix="ab" * 8)
+        host_facts(record)

@@ -33,7 +33,6 @@ def _facts(
             version: Interpreter(path=f"/usr/bin/python{version}", version=f"{version}.9")
             for version in ("3.11", "3.12", "3.13")
         },
-        ephemeral_suffix="0123456789abcdef",
         files={
             path: FileFact(kind="directory", mtime=1.0, size=0)
             if mtime is None

@@ -120,7 +120,7 @@ def test_apply_refuses_a_stale_plan_with_what_changed(
         ('{"env_path": "/x"}', "is not a plan file (no plan_file_version)"),
         ('{"plan_file_version": 99, "made_from": {}}', "of version 99"),
         (f'{{"plan_file_version": {PLAN_FILE_VERSION}}}', "without the facts it was made from"),
-        ('{"plan_file_version": 3, "made_from": {}}', "of version 3, made by an older pylockenv"),
+        ('{"plan_file_version": 4, "made_from": {}}', "of version 4, made by an older pylockenv"),
         ('{"plan_file_version": 1, "made_from": {}}', "of version 1, made by an older pylockenv"),
     ],
 )
@@ -258,7 +258,12 @@ def test_a_plan_file_whose_paths_leave_the_cache_layout_is_refused(
 # The fingerprint of each plan-file version's data form, copied here on purpose: a change
 # of the form fails the first test below until PLAN_FILE_VERSION is bumped and the new
 # version's fingerprint is added to core.plan_format.PLAN_SCHEMAS and to this table.
-KNOWN_SCHEMAS = {2: "b1194c2c0536a299", 3: "def604a9d54ba70f", 4: "5bf808b52fd196db"}
+KNOWN_SCHEMAS = {
+    2: "b1194c2c0536a299",
+    3: "def604a9d54ba70f",
+    4: "5bf808b52fd196db",
+    5: "fa9d3b0e0de036cf",
+}
 
 
 def test_the_plan_schema_is_the_one_its_version_names() -> None:

@@ -14,6 +14,7 @@ loudly instead of passing unnoticed.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -47,10 +48,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 # What the script may start besides the plan's programs: its PATH holds only these.
-SCRIPT_TOOLS = ("env", "flock", "mkdir", "rm", "mv", "nice")
+SCRIPT_TOOLS = ("env", "flock", "mkdir", "rm", "mv", "nice", "od", "tr")
 COMMAND_EXIT = 3  # the stub command's exit status, which the script and execute must pass on
 PYLOCK_TEXT = 'lock-version = "1.0"\ncreated-by = "tests"\npackages = []\n'
-SUFFIX = "0123456789abcdef"
+# An ephemeral env's name is drawn when it is made, by the script and by execute alike:
+# the invocations are compared with each drawn name written as this one.
+DRAWN = re.compile(r"/ephemeral/env_[0-9a-f]{16}(?=/|$|:)")
+DRAWN_AS = "/ephemeral/env_<drawn>"
 PLANS = "/bfabric_app_runner/plans"  # where the CLI keeps the plans it made
 
 # What the command's first word is: an interpreter option (-m, -c, -), a console script
@@ -239,7 +243,6 @@ class World:
             xdg_cache_home=None if self.xdg is None else str(self.xdg),
             path=case.host_path,
             uv=str(self.uv),
-            ephemeral_suffix=SUFFIX,
             interpreters={
                 case.python_version or DEFAULT_PYTHON_VERSION: Interpreter(
                     path=f"/opt/{case.interpreter_name}/bin/python", version="3.11.9"
@@ -269,6 +272,11 @@ def _which(name: str) -> str:
 def _write_program(path: Path, text: str) -> None:
     path.write_text(text)
     path.chmod(0o755)
+
+
+def _undrawn(value: str) -> str:
+    """`value` with each drawn ephemeral env name written as DRAWN_AS."""
+    return DRAWN.sub(DRAWN_AS, value)
 
 
 def _split_nul(data: bytes) -> list[str]:
@@ -418,7 +426,13 @@ class Sandbox:
             argv = _split_nul((self.log / f"{pid}.argv").read_bytes())
             pairs = _split_nul((self.log / f"{pid}.environ").read_bytes())
             environ = dict(pair.partition("=")[::2] for pair in pairs)
-            found.append(Invocation(program=argv[0], args=tuple(argv[1:]), environ=environ))
+            found.append(
+                Invocation(
+                    program=_undrawn(argv[0]),
+                    args=tuple(_undrawn(arg) for arg in argv[1:]),
+                    environ={key: _undrawn(value) for key, value in environ.items()},
+                )
+            )
         return found
 
     def outcome(self, statuses: Sequence[int]) -> Outcome:

@@ -5,13 +5,10 @@ Every test here runs real jobs (sbatch, srun, scancel) on the single-node cluste
 test's user with the test's environment, so its pylockenv is this interpreter's, its cache
 is the test's own and its uv is offline on the session's uv cache.
 
-The tests marked xfail(strict) are issue 19's "what to build": they fail today, and turn
-into errors once it is built, when their mark must go. Which fail depends on how the cluster
-tracks a job's processes (`.ci/slurm-up --proctrack cgroup|linuxproc`), so the marks apply
-under one tracking each: under cgroup a refresh run's detached cleanup is killed with the
-step and its env stays (REFRESH_LEAKS); under linuxproc the cleanup escapes the job (the env
-goes, the process outlives the job) and execute() hands the command a second SIGTERM
-(API_RELAYS_TWICE).
+A refresh run waits beside its command and removes its env after it, so the env is gone
+when the job ends, under either tracking (`.ci/slurm-up --proctrack cgroup|linuxproc`);
+inside a job nothing is relayed (Slurm signals every process of the step itself), so the
+command gets one SIGTERM per scancel, from the CLI and from execute() alike.
 """
 
 from __future__ import annotations
@@ -41,7 +38,6 @@ from slurm_jobs import (
     cancel,
     job_ended,
     job_of_process,
-    probe_cluster,
     pylockenv_line,
     run_srun,
     start_srun,
@@ -51,34 +47,6 @@ from slurm_jobs import (
 )
 
 pytestmark = pytest.mark.slurm
-
-
-def tracking() -> str:
-    """The cluster's process tracking ("cgroup", "linuxproc"), or "none" without a cluster;
-    read lazily by the xfail conditions below, so collecting this file starts no Slurm tool."""
-    cluster = probe_cluster()
-    return cluster.proctrack if isinstance(cluster, SlurmCluster) else "none"
-
-
-# Under cgroup tracking the step's processes are killed when its main process ends, and
-# with them the detached process that should remove a refresh run's env.
-REFRESH_LEAKS = pytest.mark.xfail(
-    "tracking() == 'cgroup'",
-    strict=True,
-    reason="issue 19: a refresh run must wait beside its command and remove its env itself; "
-    "its detached cleanup process is killed with the job step",
-)
-
-
-# Under linuxproc, Slurm signals each process of the step as it runs; execute() relays the
-# SIGTERM it got to the command, which then has two (under cgroup tracking Slurm signals the
-# step frozen, and the two copies have so far arrived as one: 0 doubles in 31 trials).
-API_RELAYS_TWICE = pytest.mark.xfail(
-    "tracking() == 'linuxproc'",
-    strict=True,
-    reason="issue 19: inside a Slurm job execute() must relay nothing (Slurm signals every "
-    "process of the step itself)",
-)
 
 
 def signals_in(record: Path) -> list[int]:
@@ -277,7 +245,6 @@ def _batch_body(shape: str, line: str) -> str:
     return f'{line}\nstatus=$?\necho "the command said $status"\nexit $status'
 
 
-@REFRESH_LEAKS
 @pytest.mark.parametrize("status", [0, 3], ids=["success", "failure"])
 @pytest.mark.parametrize("shape", ["exec", "line"])
 def test_a_refresh_env_is_gone_when_its_batch_job_ends(
@@ -295,7 +262,6 @@ def test_a_refresh_env_is_gone_when_its_batch_job_ends(
     assert ephemeral_envs(cache) == []
 
 
-@REFRESH_LEAKS
 @pytest.mark.parametrize("status", [0, 3], ids=["success", "failure"])
 def test_a_refresh_env_is_gone_when_its_srun_job_ends(
     refresh_spec: Path, environ: dict[str, str], tmp_path: Path, cache: CacheDir, status: int
@@ -328,7 +294,6 @@ def test_scancel_of_a_batch_job_that_execs_a_refresh_run_signals_the_command_onc
     assert signals_in(record) == [signal.SIGTERM], output.read_text()
 
 
-@REFRESH_LEAKS
 def test_a_refresh_env_is_gone_when_a_batch_job_that_execs_it_is_cancelled(
     refresh_counter_spec: Path, environ: dict[str, str], tmp_path: Path, cache: CacheDir
 ) -> None:
@@ -344,7 +309,6 @@ def test_a_refresh_env_is_gone_when_a_batch_job_that_execs_it_is_cancelled(
     assert ephemeral_envs(cache) == [], output.read_text()
 
 
-@REFRESH_LEAKS
 def test_a_refresh_env_is_gone_when_its_srun_job_is_cancelled(
     refresh_counter_spec: Path, environ: dict[str, str], tmp_path: Path, cache: CacheDir
 ) -> None:
@@ -359,6 +323,33 @@ def test_a_refresh_env_is_gone_when_its_srun_job_is_cancelled(
     _, stderr = srun.communicate(timeout=60)
     assert wait_for_end(job).state == "CANCELLED", stderr
     assert ephemeral_envs(cache) == []
+
+
+def test_what_a_cancelled_batch_job_without_exec_leaves_the_next_cold_run_sweeps(
+    slurm: SlurmCluster,
+    refresh_counter_spec: Path,
+    environ: dict[str, str],
+    tmp_path: Path,
+    cache: CacheDir,
+) -> None:
+    """Without `exec`, the batch shell is the step's main process: under cgroup tracking it
+    alone gets scancel's SIGTERM, dies, and the step's processes are killed with it, so the
+    env stays (README: exec). The next cold run of this host removes what stays."""
+    record = tmp_path / "signals"
+    line = pylockenv_line("run", "-q", refresh_counter_spec, "--", record)
+    job, output = submit(tmp_path / "job.sh", _batch_body("line", line), environ)
+    command_pid(record, batch_ended(job, output))
+    cancel(job)
+    assert wait_for_end(job).state == "CANCELLED"
+    # Under linuxproc pylockenv gets the SIGTERM too and removes the env, unless the step's
+    # end (the shell is gone) kills it first: either may happen there.
+    if slurm.proctrack == "cgroup":
+        assert len(ephemeral_envs(cache)) == 1
+    cold = make_app(tmp_path / "cold", command="probe exit 0")
+    done = run_pylockenv(environ, "run", "-q", str(cold))
+    assert done.returncode == 0, done.stderr
+    assert ephemeral_envs(cache) == []
+    assert cache.ephemeral_dirs() == []  # the lock file too
 
 
 @pytest.mark.parametrize("trial", range(2))
@@ -383,7 +374,6 @@ def test_scancel_of_srun_pylockenv_refresh_run_signals_the_command_once(
 API_TRIALS = int(os.environ.get("PYLOCKENV_SLURM_API_TRIALS", "8"))
 
 
-@API_RELAYS_TWICE
 def test_scancel_of_srun_execute_signals_the_command_once(
     warm_counter_spec: Path, environ: dict[str, str], tmp_path: Path
 ) -> None:

@@ -13,12 +13,17 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _apply(invocation: Invocation) -> int:
+    from pylockenv.core.plan_format import plan_is_kept
+
     from ..plan_files import load_plan_file, store_applied_plan
     from ..run_plan import exec_plan
+    from ..warm import release_plan_lock
     from .run import warn_of_shell_syntax
 
     plan_file = invocation.ns.plan_file
     the_plan, document, recorded = load_plan_file(plan_file)
+    if not plan_is_kept(the_plan.mode):
+        release_plan_lock()  # no plan will be kept: the runs waiting for one need not wait
     warn_of_shell_syntax(the_plan, invocation)
 
     def keep_for_warm_runs() -> None:
