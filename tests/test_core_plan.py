@@ -109,7 +109,7 @@ def test_an_ephemeral_plan_placed_in_its_drawn_env_names_that_env_everywhere(suf
             "-r",
             LOCK,
             "--reinstall",
-        ),  # noqa: E501
+        ),
         (
             "/opt/uv",
             "pip",
@@ -120,7 +120,7 @@ def test_an_ephemeral_plan_placed_in_its_drawn_env_names_that_env_everywhere(suf
             "--no-deps",
             "--reinstall",
             WHEEL,
-        ),  # noqa: E501
+        ),
     ]
     assert placed.run.env.set_env["VIRTUAL_ENV"] == env  # as an activated env has it
     assert placed.run.candidates == tuple(
