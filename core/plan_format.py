@@ -278,13 +278,21 @@ def plan_is_kept(mode: str) -> bool:
 
 
 def kept_plan_words(
-    verb: str, source_file: str | None, name: str | None, cwd: str, given: Sequence[str] = ()
+    verb: str,
+    source_file: str | None,
+    name: str | None,
+    cwd: str,
+    given: Sequence[str] = (),
+    *,
+    user: int,
 ) -> tuple[str, ...]:
     """What names a kept plan: the subcommand (`verb`: run or apply), the absolute path
     of SPEC or PLAN (`source_file`; None for a spec given by flags), NAME, the working
-    directory and the spec's flags as `shell.warm.given_flags` spells them (`given`:
-    --pylock, --command, ... or an app.yml's --app-*)."""
-    return (verb, source_file or "", "" if name is None else f"={name}", cwd, *given)
+    directory, the spec's flags as `shell.warm.given_flags` spells them (`given`:
+    --pylock, --command, ... or an app.yml's --app-*), and the user (uid) running it:
+    the users of a shared cache each keep their own plan (their homes, PATHs and so
+    their facts differ), instead of rewriting one another's on every run."""
+    return (f"uid={user}", verb, source_file or "", "" if name is None else f"={name}", cwd, *given)
 
 
 def kept_plan_key(words: Sequence[str]) -> str:

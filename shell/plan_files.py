@@ -80,7 +80,7 @@ def store_plan(
     if plan_is_kept(plan.mode):
         host = made_from["host"]
         source = None if spec_path is None else absolute(spec_path)
-        words = kept_plan_words("run", source, name, host["cwd"], given)
+        words = kept_plan_words("run", source, name, host["cwd"], given, user=os.getuid())
         _write_kept(host, words, plan_to_data(plan), made_from)
 
 
@@ -91,7 +91,7 @@ def store_applied_plan(
     plan_file = absolute(plan_file)
     if not plan_is_kept(plan.mode):
         return
-    words = kept_plan_words("apply", plan_file, None, working_directory())
+    words = kept_plan_words("apply", plan_file, None, working_directory(), user=os.getuid())
     recorded = {**recorded, "plan_file": {"path": plan_file, "file": file_record(plan_file)}}
     _write_kept(recorded["host"], words, document, recorded)
 

@@ -171,7 +171,7 @@ def try_warm_path(argv: Sequence[str]) -> None:
         return  # a deleted working directory: the full path says what that means here
     source = os.path.join(cwd, positionals[0]) if positionals else None
     name = positionals[1] if len(positionals) > 1 else None
-    words = kept_plan_words(verb, source, name, cwd, given)
+    words = kept_plan_words(verb, source, name, cwd, given, user=os.getuid())
     cache, key = _cache(), kept_plan_key(words)
     _run_kept_plan(cache.stored_plan(key), words, extra, quiet=quiet)
     if _hold_plan_lock(cache, key, quiet=quiet):

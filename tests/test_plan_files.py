@@ -414,7 +414,7 @@ def test_a_plan_whose_cache_paths_or_command_are_not_the_layouts_is_refused(
 
 
 PLAN_DATA, PLAN_RECORD = _golden_kept_plan()
-KEPT_FOR = kept_plan_words("run", "/srv/apps/demo/app.yml", "process", "/srv/work")
+KEPT_FOR = kept_plan_words("run", "/srv/apps/demo/app.yml", "process", "/srv/work", user=1000)
 PLACES = places(PLAN_DATA)
 
 
@@ -463,7 +463,9 @@ def test_only_a_cached_plan_is_kept() -> None:
 def test_a_kept_plan_is_read_only_for_the_command_line_it_was_kept_for() -> None:
     data = encode_kept_plan(PLAN_DATA, PLAN_RECORD, KEPT_FOR)
     assert decode_kept_plan(data, KEPT_FOR) is not None
-    other = kept_plan_words("run", None, None, "/srv/work", ["--pylock", "p", "--command", "d"])
+    other = kept_plan_words(
+        "run", None, None, "/srv/work", ["--pylock", "p", "--command", "d"], user=1000
+    )
     assert decode_kept_plan(data, other) is None  # a name two digests share
 
 
@@ -483,7 +485,7 @@ def test_two_command_lines_share_a_kept_plans_words_only_when_they_are_the_same(
     given_words: tuple[list[str], list[str]],
 ) -> None:
     words = [
-        kept_plan_words(*line, cwd, given)
+        kept_plan_words(*line, cwd, given, user=1000)
         for line, cwd, given in zip((first, second), cwds, given_words, strict=True)
     ]
     same = (first, cwds[0], given_words[0]) == (second, cwds[1], given_words[1])

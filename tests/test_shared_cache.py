@@ -74,8 +74,11 @@ class Lab:
     def cache(self) -> CacheDir:
         return CacheDir(self.shared / "xdg")
 
-    def run(self, user: User, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """`pylockenv ARGS` as `user`, with umask 002 and the lab's cache."""
+    def run(
+        self, user: User, *args: str, timeout: float = 120, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`pylockenv ARGS` as `user`, with umask 002 and the lab's cache, in `cwd` (the
+        user's home by default)."""
         environ = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(user.home),
@@ -101,7 +104,7 @@ class Lab:
                 *args,
             ],
             env=environ,
-            cwd=user.home,
+            cwd=user.home if cwd is None else cwd,
             umask=0o002,
             capture_output=True,
             text=True,
@@ -223,6 +226,29 @@ def test_a_second_member_reuses_locks_records_use_of_and_gcs_the_first_ones_env(
     gone = lab.run(lab.bob, "gc", "--older-than", "0s")
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert not env.exists()
+
+
+def test_two_members_running_one_spec_in_turn_each_keep_their_warm_path(
+    lab: Lab, lab_app: Path
+) -> None:
+    # Both in one working directory (the lab's), the same command line.
+    plans = lab.cache.root / PLANS_DIR
+
+    def kept() -> dict[str, int]:
+        """Each kept plan's inode: the full path writes a new file each time it keeps
+        one (staging name, then rename), the warm path only reads it."""
+        return {p.name: p.stat().st_ino for p in plans.iterdir() if p.name.endswith(".plan")}
+
+    assert lab.run(lab.alice, "run", str(lab_app), cwd=lab.shared).returncode == 0
+    after_alice = kept()
+    assert lab.run(lab.bob, "run", str(lab_app), cwd=lab.shared).returncode == 0
+    after_bob = kept()
+    assert len(after_bob) == 2  # one per user
+    assert after_alice.items() <= after_bob.items()  # bob's run left alice's alone
+    for user in (lab.alice, lab.bob):
+        again = lab.run(user, "run", str(lab_app), cwd=lab.shared)
+        assert again.returncode == 0, again.stderr
+    assert kept() == after_bob  # both runs took the warm path: neither plan was rewritten
 
 
 def test_an_outsider_gets_a_sentence_naming_the_path_and_the_permission(

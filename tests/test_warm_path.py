@@ -720,7 +720,7 @@ def test_a_run_waiting_for_the_plan_lock_says_so_and_goes_on_when_it_is_free(
     tmp_path: Path, environ: dict[str, str], cache: CacheDir, quiet: bool
 ) -> None:
     spec = make_app(tmp_path / "app", command="-c pass")
-    key = kept_plan_key(kept_plan_words("run", str(spec), None, str(tmp_path)))
+    key = kept_plan_key(kept_plan_words("run", str(spec), None, str(tmp_path), user=os.getuid()))
     plans = cache.root / "plans"
     plans.mkdir(parents=True)
     lock = plans / f"{key}.plan.lock"
@@ -749,7 +749,7 @@ def test_a_run_waiting_for_the_plan_lock_can_be_interrupted(
     import time
 
     spec = make_app(tmp_path / "app", command="-c pass")
-    key = kept_plan_key(kept_plan_words("run", str(spec), None, str(tmp_path)))
+    key = kept_plan_key(kept_plan_words("run", str(spec), None, str(tmp_path), user=os.getuid()))
     plans = cache.root / "plans"
     plans.mkdir(parents=True)
     lock = plans / f"{key}.plan.lock"
