@@ -171,7 +171,8 @@ def make_app(root: Path, *, command: str = "-c pass", extras: int = 1, wheels: i
     offline = {**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(root / "lock-uv-cache")}
     lock(find_real_uv(), root, names, offline, "--no-index", "--find-links", str(wheel_dir))
     extra_wheels = [tiny_wheel(wheel_dir, f"bench-app-{i}", "2.0") for i in range(extras)]
-    env_lines = ["    pylock: pylock.toml"]
+    # The running interpreter's X.Y (not the 3.13 default): the baselines run this Python.
+    env_lines = ["    pylock: pylock.toml", f'    python_version: "{PY_VERSION}"']
     if extra_wheels:
         env_lines.append("    local_extra_deps:")
         env_lines += [f"      - {wheel.relative_to(root)}" for wheel in extra_wheels]

@@ -96,6 +96,7 @@ def locked_app(label: str, requirements: list[str], pylockenv: str) -> Path:
         lock(find_real_uv(), directory, requirements, online)
         spec.write_text(
             f"commands:\n  {APP_NAME}:\n    command: -c pass\n    pylock: pylock.toml\n"
+            f'    python_version: "{PY_VERSION}"\n'
         )
         subprocess.run(
             [pylockenv, "provision", "--quiet", str(spec), APP_NAME],

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from benchkit import (
     APP_NAME,
+    PY_VERSION,
     base_environ,
     import_installed,
     install_pylockenv,
@@ -84,7 +85,8 @@ def bench_plans(work: Path, count: int) -> str:
     specs = {}
     for size in EXTRAS:
         spec_file = root / f"spec-{size}.yml"
-        lines = ["command: -c pass", "pylock: pylock.toml", "local_extra_deps:"]
+        lines = ["command: -c pass", "pylock: pylock.toml", f'python_version: "{PY_VERSION}"']
+        lines.append("local_extra_deps:")
         lines += [f"  - deps/extra_{i}-1.0-py3-none-any.whl" for i in range(size)]
         spec_file.write_text("\n".join(lines) + "\n")
         specs[size] = load(str(spec_file))

@@ -36,6 +36,7 @@ from pathlib import Path
 from benchkit import (
     APP_NAME,
     PID_NAME,
+    PY_VERSION,
     base_environ,
     has_command,
     install_pylockenv,
@@ -81,6 +82,7 @@ def flags_of(spec: Path, command: str) -> list[str]:
     """`run` by flags of the spec's env: its pylock and local extras, by absolute path."""
     extras = sorted((spec.parent / "wheels").glob("bench_app_*.whl"))
     pylock = ["--pylock", str(spec.parent / "pylock.toml"), "--command", command]
+    pylock += ["--python-version", PY_VERSION]
     return [
         "run",
         *pylock,

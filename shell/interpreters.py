@@ -78,7 +78,26 @@ def find_interpreter(
     }
 
 
+# What this process found, by uv, request and the environment uv was asked in: an app
+# runner that plans many commands asks uv once per request (with pyenv shims on PATH a
+# look-up costs a shell start per shim). A kept answer is used while the interpreter's
+# stat is the one recorded; a process that outlives an interpreter's installation only
+# misses a newer one that uv would now prefer, as the warm path does (README).
+_FOUND: dict[tuple[str, str, frozenset[tuple[str, str]]], InterpreterRecord] = {}
+
+
 def _find(uv: str, request: str, environ: Mapping[str, str]) -> InterpreterRecord | None:
+    key = (uv, request, frozenset(environ.items()))
+    kept = _FOUND.get(key)
+    if kept is not None and kept["path"] is not None and file_record(kept["path"]) == kept["file"]:
+        return kept
+    found = _look_up(uv, request, environ)
+    if found is not None:
+        _FOUND[key] = found
+    return found
+
+
+def _look_up(uv: str, request: str, environ: Mapping[str, str]) -> InterpreterRecord | None:
     # `--system`: what `uv venv -p` considers (an active virtualenv is not a candidate).
     # A pyenv shim of a version pyenv has not selected fails uv's inspection (exit 2):
     # that is "not found" too.

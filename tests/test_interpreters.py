@@ -304,3 +304,27 @@ def test_a_run_after_the_interpreter_went_away_plans_again_instead_of_going_warm
     gone = run_pylockenv(environ, "run", str(spec))
     assert gone.returncode == 125
     assert f"no Python matching '{link}'" in gone.stderr
+
+
+@pytest.mark.usefixtures("in_process")
+def test_a_process_planning_one_request_again_asks_uv_once_while_the_interpreter_stands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import uv_calls, write_uv_wrapper
+
+    from pylockenv.shell import load, plan
+
+    log = tmp_path / "uv.log"
+    monkeypatch.setenv("PYLOCKENV_UV", str(write_uv_wrapper(tmp_path / "bin", log=log)))
+    spec = make_app(tmp_path / "app", command="probe exit 0")
+    first = plan(load(str(spec)))
+    second = plan(load(str(spec)))
+    assert (first.interpreter, first.requires_python_check) == (
+        second.interpreter,
+        second.requires_python_check,
+    )
+    assert len(uv_calls(log, "python find")) == 1
+    # Another environment is another question (PATH decides what uv finds).
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    plan(load(str(spec)))
+    assert len(uv_calls(log, "python find")) == 2
