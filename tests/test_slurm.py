@@ -187,12 +187,16 @@ def test_scancel_of_a_batch_job_that_execs_pylockenv_signals_the_command_once(
 def test_scancel_of_srun_pylockenv_run_signals_the_command_once(
     warm_counter_spec: Path, environ: dict[str, str], tmp_path: Path, trial: int
 ) -> None:
+    _assert_scancel_of_srun_signals_once(warm_counter_spec, environ, tmp_path)
+
+
+def _assert_scancel_of_srun_signals_once(
+    spec: Path, environ: dict[str, str], tmp_path: Path
+) -> None:
+    """`srun pylockenv run SPEC`, scancelled once its command runs: the job ends
+    cancelled and the command got exactly one SIGTERM."""
     record = tmp_path / "signals"
-    srun = start_srun(
-        pylockenv_argv("run", "-q", str(warm_counter_spec), "--", str(record)),
-        environ,
-        tmp_path,
-    )
+    srun = start_srun(pylockenv_argv("run", "-q", str(spec), "--", str(record)), environ, tmp_path)
     job = job_of_process(command_pid(record, srun_ended(srun)))
     cancel(job)
     _, stderr = srun.communicate(timeout=60)
@@ -356,17 +360,7 @@ def test_what_a_cancelled_batch_job_without_exec_leaves_the_next_cold_run_sweeps
 def test_scancel_of_srun_pylockenv_refresh_run_signals_the_command_once(
     refresh_counter_spec: Path, environ: dict[str, str], tmp_path: Path, trial: int
 ) -> None:
-    record = tmp_path / "signals"
-    srun = start_srun(
-        pylockenv_argv("run", "-q", str(refresh_counter_spec), "--", str(record)),
-        environ,
-        tmp_path,
-    )
-    job = job_of_process(command_pid(record, srun_ended(srun)))
-    cancel(job)
-    _, stderr = srun.communicate(timeout=60)
-    assert wait_for_end(job).state == "CANCELLED"
-    assert signals_in(record) == [signal.SIGTERM], stderr
+    _assert_scancel_of_srun_signals_once(refresh_counter_spec, environ, tmp_path)
 
 
 # --- the API -----------------------------------------------------------------------------
