@@ -11,9 +11,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .duration import format_duration
 from .envstate import EnvObservation, Reach, Reuse, env_state
-from .gc import GcEntry, GcOutcome, GcPlan, GcReason
+from .gc import GcEntry, GcOutcome, GcPlan, GcReason, format_duration
 from .provenance import iso_utc as iso_utc  # said in provenance, which provisioning loads
 from .provenance import provenance_to_dict
 

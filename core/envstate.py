@@ -12,9 +12,13 @@ from typing import Literal
 
 from attrs import frozen
 
-from .envkind import EnvKind, EphemeralMaker
 from .layout import is_ready
 from .provenance import Marker, Provenance
+
+EnvKind = Literal["cached", "ephemeral"]
+# Who made an ephemeral env, told by its name: pylockenv's runs lock their env's
+# directory; the reference (`tempfile.mkdtemp(prefix="env_")`) takes no lock.
+EphemeralMaker = Literal["pylockenv", "reference"]
 
 EnvState = Literal[
     "ready",

@@ -3,18 +3,44 @@
 `--dry-run` prints the plan; otherwise the shell applies it env by env. Before
 removing one it takes the env's locks and looks again, and asks `decide` again
 about that fresh look, so an env that changed in between (a run started, a
-provisioning finished) is judged as it is now.
+provisioning finished) is judged as it is now. Durations (`--older-than 30d`, and
+the "45d" of `list`) are read and written here too.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Literal
 
 from attrs import frozen
 
 from .envstate import EnvObservation, env_state
-from .errors import EXIT_CACHE_FAILED, EXIT_GC_SKIPPED
+from .errors import EXIT_CACHE_FAILED, EXIT_GC_SKIPPED, DurationError
+
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"(\d+)([smhdw])")
+
+
+def parse_duration(text: str) -> int:
+    """The number of seconds a duration such as `30d`, `12h`, `90m`, `45s` or `2w` stands for."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise DurationError(
+            f"{text!r} is not a duration; write a whole number and a unit, "
+            "s, m, h, d or w (for example 30d, 12h, 90m or 0s)."
+        )
+    return int(match.group(1)) * UNIT_SECONDS[match.group(2)]
+
+
+def format_duration(seconds: float) -> str:
+    """A rough human form of `seconds` in its largest whole unit: 45d, 5h, 12m, 40s."""
+    seconds = max(0.0, seconds)
+    for unit in ("d", "h", "m"):
+        if seconds >= UNIT_SECONDS[unit]:
+            return f"{int(seconds // UNIT_SECONDS[unit])}{unit}"
+    return f"{int(seconds)}s"
+
 
 GcAction = Literal["remove", "skip", "keep"]
 GcReason = Literal[

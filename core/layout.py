@@ -37,7 +37,7 @@ import posixpath
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without loading typing
 if TYPE_CHECKING:
-    from .envkind import EnvKind, EphemeralMaker
+    from .envstate import EnvKind, EphemeralMaker
 
 CACHE_DIR_NAME = "bfabric_app_runner"
 ENVS_DIR = "envs"

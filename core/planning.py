@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Mapping
+from pathlib import PurePosixPath
 from typing import Literal
 
 from attrs import evolve, field, frozen
 
-from .envkind import EnvKind
-from .errors import PlanError
+from .envstate import EnvKind
+from .errors import PlanError, SpecError
 from .facts import FileFact, FileKind, HostFacts
 from .hints import shell_syntax_warning
 from .layout import CacheLayout, EnvLayout, cache_layout, is_ephemeral_suffix
 from .limits import shown, shown_path
-from .paths import absolute_path
 from .plan_rules import command_candidates, env_hash, not_found_message
 from .provisioning import isolated_argv, uv_setting_kept
 from .pylock import PylockFormat, pylock_format
@@ -209,6 +209,35 @@ def _resolved_interpreter(spec: Spec, request: str, facts: HostFacts) -> tuple[s
         "python_version to a version this host has, or let uv download Python (no "
         "UV_OFFLINE, UV_PYTHON_DOWNLOADS not 'never'). Nothing was created."
     )
+
+
+def expand_user(raw: str, home: str, where: str) -> str:
+    """Expand a leading `~` or `~/` with `home`; `~user` forms are refused."""
+    if raw == "~" or raw.startswith("~/"):
+        return home + raw[1:]
+    if raw.startswith("~"):
+        raise SpecError(
+            f"{where}: {raw!r} uses the '~user' form, which pylockenv does not expand; "
+            "write the path out in full or use '~/' for your own home directory."
+        )
+    return raw
+
+
+def absolute_path(raw: str, base_dir: str, home: str, where: str) -> str:
+    """The absolute form of a spec path, by the reference's rules, so that hashes match its:
+    `~` expanded, a relative path joined to `base_dir` (the spec file's directory, or the
+    working directory for a spec given by flags), and nothing else normalised (no link or
+    `..` resolution, as `pathlib.Path.absolute()`). The disk is not touched."""
+    expanded = PurePosixPath(expand_user(raw, home, where))
+    if expanded.is_absolute():
+        return str(expanded)
+    if not base_dir:  # the working directory, which was deleted (see shell.facts)
+        raise SpecError(
+            f"{where}: {raw!r} is a relative path, but the working directory it is read from "
+            "no longer exists (it was deleted); cd to an existing directory, or give the "
+            "path in full."
+        )
+    return str(PurePosixPath(base_dir) / expanded)
 
 
 def resolved_paths(

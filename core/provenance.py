@@ -5,6 +5,12 @@ empty); pylockenv writes a `Provenance` into it as JSON. Reading is lenient:
 an empty marker, an older format or one with fields we do not know still
 reads, and only what cannot be read at all is reported as unreadable, never
 mistaken for the reference's empty marker.
+
+The record also tells when a reused env was built from a local extra that has
+changed since: the env hash, like the reference's, covers only the extras' paths,
+so a wheel rebuilt at the same path lands in the same env. Its size and mtime now
+(from the plan) against the recorded ones say so; the env is not switched
+silently, the user is told how to get a fresh one (`changed_extras`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from .facts import FileKind
 
 if TYPE_CHECKING:
     import cattrs
+
+    from .planning import LocalDep
 
 # 2: `interpreter` (the one the env was made from) and `installed` (the distributions the
 # env held when it was marked ready). A format-1 marker reads as a format-2 one without
@@ -201,3 +209,56 @@ def iso_utc(timestamp: float) -> str:
     """`timestamp` as ISO 8601 in UTC, to the second: 2026-11-24T14:20:39Z."""
     moment = datetime.fromtimestamp(timestamp, UTC).replace(microsecond=0)
     return moment.isoformat().replace("+00:00", "Z")
+
+
+@frozen(kw_only=True)
+class ChangedExtra:
+    """A file extra whose size or mtime differs from the provenance's record."""
+
+    path: str
+    recorded_size: int | None
+    recorded_mtime: float | None
+    size: int | None
+    mtime: float | None
+
+
+def changed_extras(
+    deps: tuple[LocalDep, ...], provenance: Provenance | None
+) -> tuple[ChangedExtra, ...]:
+    """The file extras among `deps` whose size or mtime differ from `provenance`.
+
+    Directories are not compared (only their path is recorded), nor is an extra
+    the provenance does not mention: no provenance (the reference's empty
+    marker) yields nothing.
+    """
+    if provenance is None:
+        return ()
+    recorded = {entry.path: entry for entry in provenance.local_extra_deps}
+    changed = []
+    for dep in deps:
+        entry = recorded.get(dep.path)
+        if entry is None or entry.kind != "file":
+            continue
+        if dep.kind == "file" and (entry.size, entry.mtime) == (dep.size, dep.mtime):
+            continue
+        changed.append(
+            ChangedExtra(
+                path=dep.path,
+                recorded_size=entry.size,
+                recorded_mtime=entry.mtime,
+                size=dep.size,
+                mtime=dep.mtime,
+            )
+        )
+    return tuple(changed)
+
+
+def staleness_message(change: ChangedExtra, env_hash: str) -> str:
+    """The one-paragraph warning printed for `change` when env `env_hash` is reused."""
+    return (
+        f"local extra dep {change.path} has changed since env {env_hash} was provisioned "
+        f"(size {change.recorded_size} -> {change.size}, "
+        f"mtime {change.recorded_mtime} -> {change.mtime}); the env still holds the old "
+        "build. For a fresh env set 'refresh: true' on the command, remove this one with "
+        f"'pylockenv gc {env_hash}', or build the new version under a new path."
+    )

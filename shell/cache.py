@@ -3,6 +3,7 @@
 Looking changes nothing: locks are probed on the files that exist, never
 created, so a scan leaves every env's "last used" time as it was; nothing is
 followed through a link and no special file is opened in a way that blocks.
+An env's size is measured in one walk that counts hard-linked files once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable
 
 from attrs import evolve
 
-from pylockenv.core.envstate import EntryType, EnvObservation
+from pylockenv.core.envstate import DiskUsage, EntryType, EnvObservation
 from pylockenv.core.gc import (
     GcEntry,
     GcOutcome,
@@ -52,12 +53,52 @@ from .cachefiles import (
     read_regular,
     remove_entry,
 )
-from .diskusage import disk_usage
 from .envlocks import HeldLock, is_locked, try_flock
 from .errors import CacheUnreadableError
 from .facts import gather_host_facts
-from .marker import read_marker
-from .provenance import read_pyvenv_cfg
+from .provenance import read_marker, read_pyvenv_cfg
+
+BLOCK_BYTES = 512  # st_blocks is counted in 512-byte units on Linux and macOS
+
+
+def disk_usage(root: str) -> DiskUsage:
+    """Bytes on disk under `root` (symlinks not followed), each inode once.
+
+    `freed` sums the inodes all of whose links were seen under `root`, so
+    it is what removing `root` frees; files uv hard-linked from its cache are
+    in `total` only. A directory that vanishes during the walk counts as empty.
+    """
+    seen: dict[tuple[int, int], list[int]] = {}  # inode -> [bytes, links, links seen]
+    freed = 0
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+            st = os.lstat(directory)
+        except OSError:
+            continue
+        freed += st.st_blocks * BLOCK_BYTES
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            key = (st.st_dev, st.st_ino)
+            record = seen.get(key)
+            if record is None:
+                seen[key] = [st.st_blocks * BLOCK_BYTES, st.st_nlink, 1]
+            else:
+                record[2] += 1
+    total = freed  # directories so far: each is one inode, only linked here
+    for size, links, links_seen in seen.values():
+        total += size
+        if links_seen >= links:
+            freed += size
+    return DiskUsage(total=total, freed=freed)
 
 
 def this_cache() -> tuple[CacheLayout, str]:

@@ -61,6 +61,15 @@ def plan_with_facts(
     return core_plan(spec, host_facts(record)), record
 
 
+def plan(spec: Spec, *, uv: str | None = None) -> Plan:
+    """Gather this host's facts and plan `spec`, with no side effects (the public API).
+
+    Raises a `PylockenvError` subclass with a user-facing message on bad input.
+    """
+    the_plan, _ = plan_with_facts(spec, uv=uv)
+    return the_plan
+
+
 def plan_document(plan: Plan, made_from: MadeFrom) -> str:
     """The plan file of `plan`, made from `made_from`, as JSON text."""
     return plan_file_text(plan, made_from)

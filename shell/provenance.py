@@ -1,4 +1,6 @@
-"""Recording how an env was made (after its last uv step), and noticing changes on reuse."""
+"""The `.provisioned` marker on disk (its meaning: `core.provenance`): writing it atomically,
+reading it without following a link, recording how an env was made (after its last uv
+step), and noticing changes on reuse."""
 
 from __future__ import annotations
 
@@ -8,12 +10,27 @@ import os
 from collections.abc import Callable, Mapping
 
 from pylockenv.core import __version__
+from pylockenv.core.layout import MARKER_NAME, MARKER_STAGING_NAME, EnvLayout
 from pylockenv.core.planning import Plan
-from pylockenv.core.provenance import Marker, Provenance
+from pylockenv.core.provenance import (
+    MARKER_SIZE_LIMIT,
+    Marker,
+    Provenance,
+    changed_extras,
+    parse_marker,
+    render_marker,
+    staleness_message,
+)
 from pylockenv.core.provisioning import hashed_paths, provenance_of
-from pylockenv.core.staleness import changed_extras, staleness_message
 
-from .cachefiles import CacheFileError, read_cache_file
+from .cachefiles import (
+    CacheFileError,
+    denied_sentence,
+    open_env_dir,
+    read_cache_file,
+    write_atomically,
+)
+from .errors import MarkerWriteError
 
 HASH_CHUNK = 1 << 20
 PYVENV_CFG_LIMIT = 1 << 16
@@ -155,3 +172,47 @@ def staleness_warnings(plan: Plan, marker: Marker | None) -> list[str]:
         staleness_message(change, plan.env_hash)
         for change in changed_extras(plan.local_extra_deps, provenance)
     ]
+
+
+def write_marker(env: EnvLayout, provenance: Provenance) -> None:
+    """Write the marker atomically (`cachefiles.write_atomically`: its staging name, fsync,
+    `os.replace`), in the env directory reached without following a link.
+
+    A reader therefore sees either no marker or a complete one, never a torn write.
+    """
+    try:
+        directory = open_env_dir(env)
+        try:
+            write_atomically(
+                directory,
+                MARKER_NAME,
+                render_marker(provenance).encode("utf-8"),
+                staging=MARKER_STAGING_NAME,
+                path=env.marker,
+            )
+        finally:
+            os.close(directory)
+    except OSError as exc:
+        raise MarkerWriteError(
+            denied_sentence(env.marker, exc, "write the marker")
+            + " The environment was removed. Free space or fix the permissions of the "
+            "cache, then run again.",
+            source=env.marker,
+        ) from None
+    except CacheFileError as exc:
+        raise MarkerWriteError(
+            f"cannot write the marker {env.marker}: {exc} The environment was removed.",
+            source=env.marker,
+        ) from None
+
+
+def read_marker(env: EnvLayout) -> Marker | None:
+    """The env's marker; None when there is none. Never follows a link nor blocks: a marker
+    that is a link or a special file, or cannot be read, is an unreadable one."""
+    try:
+        data = read_cache_file(env.marker, MARKER_SIZE_LIMIT, levels=2)
+    except CacheFileError as exc:
+        return Marker(kind="unreadable", problem=str(exc).split(";")[0])
+    except OSError as exc:
+        return Marker(kind="unreadable", problem=f"it cannot be read ({exc.strerror})")
+    return None if data is None else parse_marker(data)

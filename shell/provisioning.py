@@ -61,7 +61,6 @@ from .errors import (
     ProvisioningInterruptedError,
     UvNotFoundError,
 )
-from .marker import read_marker, write_marker
 from .process_env import (
     ChildStatusReadable,
     child_environ,
@@ -73,8 +72,10 @@ from .provenance import (
     INSPECT_OUTPUT_LIMIT,
     inspect_env,
     project_name,
+    read_marker,
     record_provenance,
     staleness_warnings,
+    write_marker,
 )
 from .uvbin import UV_ENV_VAR
 

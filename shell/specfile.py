@@ -208,6 +208,31 @@ def read_spec_file(path: str, name: str | None, variables: AppVariables | None =
     return load_spec(document, source, name, base_dir)
 
 
+def load(path: str, name: str | None = None) -> Spec:
+    """Read the command `name` (or the only one) from a YAML spec file (the public API)."""
+    return read_spec_file(path, name)
+
+
+def load_app(
+    path: str,
+    name: str | None = None,
+    *,
+    version: str | None = None,
+    app_id: str | int | None = None,
+    app_name: str | None = None,
+) -> Spec:
+    """Read the python_env command `name` (or the only one) of an app runner's app.yml:
+    of `version` (needed when the file defines several), with `app_id` and `app_name`
+    as the values of `${app.id}` and `${app.name}` (the public API). Raises SpecError
+    as `load` does."""
+    variables = AppVariables(
+        version=version,
+        app_id=None if app_id is None else str(app_id),
+        app_name=app_name,
+    )
+    return read_spec_file(path, name, variables)
+
+
 def app_flags(ns: argparse.Namespace) -> AppVariables | None:
     """The AppVariables the flags --app-version, --app-id and --app-name gave (see
     `cli._spec_arguments`), or None when none was given."""

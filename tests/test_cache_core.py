@@ -13,15 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pylockenv.core.cache_display import format_size, iso_utc, printable, render_env_table
-from pylockenv.core.duration import DurationError, format_duration, parse_duration
 from pylockenv.core.envstate import EnvObservation, env_state, reach_of, reuse_of
+from pylockenv.core.errors import DurationError
 from pylockenv.core.facts import FileFact, HostFacts
 from pylockenv.core.gc import (
     FUTURE_SLACK,
     GcOutcome,
     GcPolicy,
     decide,
+    format_duration,
     gc_exit_code,
+    parse_duration,
     plan_gc,
 )
 from pylockenv.core.layout import (
@@ -36,6 +38,7 @@ from pylockenv.core.provenance import (
     Marker,
     Provenance,
     PylockRecord,
+    changed_extras,
     parse_marker,
     render_marker,
 )
@@ -49,7 +52,6 @@ from pylockenv.core.provisioning import (
     uv_refusal,
 )
 from pylockenv.core.spec import command_from_flags
-from pylockenv.core.staleness import changed_extras
 
 NOW = 2_000_000_000.0
 DAY = 86400.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pylockenv.shell.diskusage import disk_usage
+from pylockenv.shell.cache import disk_usage
 
 BLOB = 64 * 1024
 

@@ -18,8 +18,7 @@ from harness import ProvisionedEnv, provision_env, run_pylockenv
 
 from pylockenv.core.provenance import ExtraRecord
 from pylockenv.shell import load, plan
-from pylockenv.shell.marker import read_marker
-from pylockenv.shell.provenance import record_provenance, staleness_warnings
+from pylockenv.shell.provenance import read_marker, record_provenance, staleness_warnings
 
 
 @pytest.fixture

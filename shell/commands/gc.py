@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pylockenv.core.duration import DurationError, parse_duration
+from pylockenv.core.errors import DurationError
+from pylockenv.core.gc import parse_duration
 
 from .base import Command, Invocation
 from .cache_options import env_names_like, host_argument, host_filter, no_env_error, print_json
