@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .base import Command, Invocation, lock_timeout_argument, progress_of
+from .base import PROVISIONING_OPTIONS, Command, Invocation, lock_timeout_argument
+from .run import RUNS_EXIT_CODES, carry_out
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,29 +14,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _apply(invocation: Invocation) -> int:
-    from pylockenv.core.plan_format import plan_is_kept
-
     from ..plan_files import load_plan_file, store_applied_plan
-    from ..run_plan import exec_plan
-    from ..warm import release_plan_lock
-    from .run import warn_of_shell_syntax
 
     plan_file = invocation.ns.plan_file
     the_plan, document, recorded = load_plan_file(plan_file)
-    if not plan_is_kept(the_plan.mode):
-        release_plan_lock()  # no plan will be kept: the runs waiting for one need not wait
-    warn_of_shell_syntax(the_plan, invocation)
 
     def keep_for_warm_runs() -> None:
         store_applied_plan(the_plan, document, recorded, plan_file)
 
-    return exec_plan(
-        the_plan,
-        list(invocation.command_args),
-        progress=progress_of(invocation),
-        lock_timeout=invocation.ns.lock_timeout,
-        when_ready=keep_for_warm_runs,
-    )
+    return carry_out(the_plan, invocation, keep_for_warm_runs)
 
 
 COMMAND = Command(
@@ -52,12 +39,9 @@ COMMAND = Command(
     ),
     add_arguments=_add_arguments,
     run=_apply,
-    exit_codes=("N", "128+N", "125", "126", "127", "2"),
+    exit_codes=RUNS_EXIT_CODES,
     # No --uv: the plan names its uv, which --uv would only contradict.
-    options={
-        "quiet": "print nothing but errors",
-        "verbose": "show uv's full output while provisioning",
-    },
+    options={name: PROVISIONING_OPTIONS[name] for name in ("quiet", "verbose")},
     double_dash="command arguments",
     prints_result=lambda ns: False,
 )

@@ -23,6 +23,12 @@ GLOBAL_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "verbose": ("-v", "--verbose"),
     "uv": ("--uv",),
 }
+# Their help in a subcommand that provisions an env (run, provision, apply).
+PROVISIONING_OPTIONS: Mapping[str, str] = {
+    "quiet": "print nothing but errors",
+    "verbose": "show uv's full output while provisioning",
+    "uv": "the uv executable (default: $PYLOCKENV_UV, else the uv installed with pylockenv)",
+}
 
 # What `--` means to a subcommand: the words after it are the command's arguments
 # ("command arguments"), or would be but the subcommand runs nothing ("refused"), or

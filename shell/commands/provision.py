@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from .base import Command, Invocation, lock_timeout_argument, progress_of
+from .base import (
+    PROVISIONING_OPTIONS,
+    Command,
+    Invocation,
+    lock_timeout_argument,
+    progress_of,
+)
 from .spec_arguments import add_spec_arguments, spec_from_arguments
 
 
@@ -36,11 +42,7 @@ COMMAND = Command(
     add_arguments=_add_arguments,
     run=_provision,
     exit_codes=("128+N", "125", "2"),
-    options={
-        "quiet": "print nothing but errors (and the env's path)",
-        "verbose": "show uv's full output while provisioning",
-        "uv": "the uv executable (default: $PYLOCKENV_UV, else the uv installed with pylockenv)",
-    },
+    options={**PROVISIONING_OPTIONS, "quiet": "print nothing but errors (and the env's path)"},
     double_dash="refused",
     prints_result=lambda ns: True,
 )

@@ -7,10 +7,18 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..facts import absolute
-from .base import Command, Invocation, lock_timeout_argument, progress_of
+from .base import (
+    PROVISIONING_OPTIONS,
+    Command,
+    Invocation,
+    lock_timeout_argument,
+    progress_of,
+)
 from .spec_arguments import add_spec_arguments, spec_from_arguments
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pylockenv.core.planning import Plan
 
 
@@ -34,11 +42,8 @@ def warn_of_shell_syntax(plan: Plan, invocation: Invocation) -> None:
 
 
 def _run(invocation: Invocation) -> int:
-    from pylockenv.core.plan_format import plan_is_kept
-
     from ..plan_files import plan_document, plan_with_facts, store_plan
-    from ..run_plan import exec_plan
-    from ..warm import given_flags, release_plan_lock
+    from ..warm import given_flags
 
     ns = invocation.ns
     if ns.json and not ns.print_plan:
@@ -48,10 +53,8 @@ def _run(invocation: Invocation) -> int:
     the_plan, facts = plan_with_facts(
         spec, uv=invocation.uv, spec_path=spec_path, name=ns.name, may_download=not ns.print_plan
     )
-    if not plan_is_kept(the_plan.mode):
-        release_plan_lock()  # no plan will be kept: the runs waiting for one need not wait
-    warn_of_shell_syntax(the_plan, invocation)
     if ns.print_plan:
+        warn_of_shell_syntax(the_plan, invocation)
         from pylockenv.core.render import render_shell
 
         if ns.json:
@@ -66,15 +69,32 @@ def _run(invocation: Invocation) -> int:
         given = given_flags("run", ns)
         store_plan(the_plan, facts, spec_path=spec_path, name=ns.name, given=given)
 
-    # exec_plan returns only by raising: the command takes this process over.
+    return carry_out(the_plan, invocation, keep_for_warm_runs)
+
+
+def carry_out(plan: Plan, invocation: Invocation, keep_for_warm_runs: Callable[[], None]) -> int:
+    """Run `plan` with the invocation's arguments after `--` (run and apply): provision its
+    env if needed, keep the plan for warm runs once the env is ready, then hand the process
+    over to the command. Returns only by raising."""
+    from pylockenv.core.plan_format import plan_is_kept
+
+    from ..run_plan import exec_plan
+    from ..warm import release_plan_lock
+
+    if not plan_is_kept(plan.mode):
+        release_plan_lock()  # no plan will be kept: the runs waiting for one need not wait
+    warn_of_shell_syntax(plan, invocation)
     return exec_plan(
-        the_plan,
+        plan,
         list(invocation.command_args),
         progress=progress_of(invocation),
-        lock_timeout=ns.lock_timeout,
+        lock_timeout=invocation.ns.lock_timeout,
         when_ready=keep_for_warm_runs,
     )
 
+
+# The exit paths of a subcommand that runs the command (run, apply).
+RUNS_EXIT_CODES = ("N", "128+N", "125", "126", "127", "2")
 
 COMMAND = Command(
     name="run",
@@ -86,12 +106,8 @@ COMMAND = Command(
     ),
     add_arguments=_add_arguments,
     run=_run,
-    exit_codes=("N", "128+N", "125", "126", "127", "2"),
-    options={
-        "quiet": "print nothing but errors",
-        "verbose": "show uv's full output while provisioning",
-        "uv": "the uv executable (default: $PYLOCKENV_UV, else the uv installed with pylockenv)",
-    },
+    exit_codes=RUNS_EXIT_CODES,
+    options=PROVISIONING_OPTIONS,
     double_dash="command arguments",
     prints_result=lambda ns: bool(ns.print_plan),
 )
