@@ -245,6 +245,34 @@ def _while_waiting(exc: ProvisioningInterruptedError, what: str) -> Provisioning
     return ProvisioningInterruptedError(exc.signum, f"waiting for {what}")
 
 
+def _wait_for_lock(
+    fd: int,
+    operation: int,
+    progress: Progress,
+    timeout: float | None,
+    *,
+    waiting: str,
+    awaited: str,
+    given_up: str,
+    source: str | None = None,
+) -> None:
+    """Take `operation` (LOCK_SH or LOCK_EX) on `fd`, saying `waiting` once if the lock is
+    not free. Interrupted by a signal, it says it was waiting for `awaited`; after `timeout`
+    seconds it gives up "waiting for `given_up`". The caller closes `fd` on an error."""
+    try:
+        taken = wait_for_flock(
+            fd, operation, timeout=timeout, on_wait=lambda: progress.say(waiting)
+        )
+    except ProvisioningInterruptedError as exc:
+        raise _while_waiting(exc, awaited) from None
+    if not taken:
+        raise LockTimeoutError(
+            f"gave up after {timeout:g}s waiting for {given_up}; run again later, or give a "
+            "longer --lock-timeout.",
+            source=source,
+        )
+
+
 def remove_quietly(path: str, progress: Progress) -> bool:
     """Remove the env at `path` (`cachefiles.remove_tree`: no link followed); a failure
     is reported, never raised over another error. Returns whether it is gone."""
@@ -265,27 +293,20 @@ def _wait_until_unused(
     if opened is None:
         return None  # no in-use lock file (no run has ever held this env), or none a run holds
     fd = opened
-
-    def say_waiting() -> None:
-        progress.say(
-            f"env {plan.env_hash} must be provisioned again, but a command still runs in it; "
-            "waiting for it to end"
-        )
-
     try:
-        taken = wait_for_flock(fd, fcntl.LOCK_EX, timeout=timeout, on_wait=say_waiting)
-    except ProvisioningInterruptedError as exc:
-        os.close(fd)
-        raise _while_waiting(
-            exc, f"the commands still running in env {plan.env_hash} to end"
-        ) from None
-    if not taken:
-        os.close(fd)
-        raise LockTimeoutError(
-            f"gave up after {timeout:g}s waiting for the commands still running in env "
-            f"{plan.env_hash} ({env.path}) to end; run again later, or give a longer "
-            "--lock-timeout."
+        _wait_for_lock(
+            fd,
+            fcntl.LOCK_EX,
+            progress,
+            timeout,
+            waiting=f"env {plan.env_hash} must be provisioned again, but a command still runs "
+            "in it; waiting for it to end",
+            awaited=f"the commands still running in env {plan.env_hash} to end",
+            given_up=f"the commands still running in env {plan.env_hash} ({env.path}) to end",
         )
+    except BaseException:
+        os.close(fd)
+        raise
     return HeldLock(fd)
 
 
@@ -477,20 +498,18 @@ def _provisioning_lock(
                 denied_sentence(lock_path, refused, "create the lock", on=plan.env.parent),
                 source=lock_path,
             )
-
-        def say_waiting() -> None:
-            progress.say(
-                f"waiting for another process to finish provisioning env {plan.env_hash} "
-                f"({plan.env_path})"
-            )
-
         try:
-            taken = wait_for_flock(fd, fcntl.LOCK_EX, timeout=timeout, on_wait=say_waiting)
-        except ProvisioningInterruptedError as exc:
-            os.close(fd)
-            raise _while_waiting(
-                exc, f"another process to finish provisioning env {plan.env_hash}"
-            ) from None
+            _wait_for_lock(
+                fd,
+                fcntl.LOCK_EX,
+                progress,
+                timeout,
+                waiting=f"waiting for another process to finish provisioning env "
+                f"{plan.env_hash} ({plan.env_path})",
+                awaited=f"another process to finish provisioning env {plan.env_hash}",
+                given_up=f"{lock_path}: another process is still provisioning env {plan.env_hash}",
+                source=lock_path,
+            )
         except OSError as exc:  # ENOLCK: a file system that cannot lock (NFS mounted nolock)
             os.close(fd)
             raise CacheNotWritableError(
@@ -499,14 +518,9 @@ def _provisioning_lock(
                 "that does.",
                 source=lock_path,
             ) from None
-        if not taken:
+        except BaseException:
             os.close(fd)
-            raise LockTimeoutError(
-                f"gave up after {timeout:g}s waiting for {lock_path}: another process is "
-                f"still provisioning env {plan.env_hash}; run again later, or give a longer "
-                "--lock-timeout.",
-                source=lock_path,
-            )
+            raise
         try:
             yield envs, fd
         finally:
@@ -579,19 +593,15 @@ def hold_cached_env(
 def _take_in_use(
     plan: Plan, lock: HeldLock, progress: Progress, lock_timeout: float | None
 ) -> None:
-    def say_waiting() -> None:
-        progress.say(f"env {plan.env_hash}: waiting for 'pylockenv gc' to finish with it")
-
-    try:
-        taken = wait_for_flock(lock.fd, fcntl.LOCK_SH, timeout=lock_timeout, on_wait=say_waiting)
-    except ProvisioningInterruptedError as exc:
-        raise _while_waiting(exc, f"'pylockenv gc' to finish with env {plan.env_hash}") from None
-    if not taken:
-        raise LockTimeoutError(
-            f"gave up after {lock_timeout:g}s waiting for the in-use lock {plan.env.in_use} "
-            "(held exclusively by 'pylockenv gc'); run again later, or give a longer "
-            "--lock-timeout."
-        )
+    _wait_for_lock(
+        lock.fd,
+        fcntl.LOCK_SH,
+        progress,
+        lock_timeout,
+        waiting=f"env {plan.env_hash}: waiting for 'pylockenv gc' to finish with it",
+        awaited=f"'pylockenv gc' to finish with env {plan.env_hash}",
+        given_up=f"the in-use lock {plan.env.in_use} (held exclusively by 'pylockenv gc')",
+    )
     try:
         os.utime(lock.fd)  # the last use, read by list and gc
     except OSError:
