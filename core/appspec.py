@@ -39,6 +39,7 @@ from .spec import (
     COMMAND_TYPE,
     FIELD_NAMES,
     Spec,
+    choose_command,
     describe,
     plain_name,
     structure_command,
@@ -380,25 +381,10 @@ def _choose(versions: Sequence[_Version], wanted: str | None, source: str) -> _V
 
 
 def _pick_slot(
-    commands: Mapping[str, Mapping[object, object]], name: str | None, label: str
+    commands: Mapping[str, Mapping[object, object]], name: str | None, label: str, source: str
 ) -> str:
     runnable = [slot for slot, command in commands.items() if command["type"] == COMMAND_TYPE]
-    if name is None:
-        if len(runnable) == 1:
-            return runnable[0]
-        if not runnable:
-            raise SpecError(
-                f"{label}: none of its commands ({', '.join(commands)}) is of type "
-                f"{COMMAND_TYPE}, the only type pylockenv runs."
-            )
-        raise SpecError(
-            f"{label}: holds several python_env commands ({', '.join(runnable)}); name the "
-            "one to run after the spec file."
-        )
-    if name not in commands:
-        raise SpecError(
-            f"{label}: has no command named {shown(name)}; its commands are {', '.join(commands)}."
-        )
+    name = choose_command(list(commands), runnable, label, name, source=source)
     kind = commands[name]["type"]
     if kind != COMMAND_TYPE:
         others = f" (its python_env commands: {', '.join(runnable)})" if runnable else ""
@@ -466,7 +452,7 @@ def load_app_spec(
     commands = slots[chosen.entry]
     path = f"versions[{chosen.entry}].commands"
     label = f"{source}: {path} (version {shown(chosen.text)})"
-    slot = _pick_slot(commands, name, label)
+    slot = _pick_slot(commands, name, label, source)
     command = commands[slot]
     where = f"{path}.{slot}"
     data = _rendered(command, variables, chosen.text, app_dir, source, where)

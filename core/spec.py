@@ -383,27 +383,35 @@ def _command_names(commands: Mapping[object, object], source: str) -> dict[str, 
     return named
 
 
-def _pick_command(named: Mapping[str, object], source: str) -> str:
-    """The name of the one python_env command in `named`, when no name was given."""
-    if len(named) == 1:
-        # Its own checks say best what is wrong with it (not a mapping, type: exec, ...).
-        return next(iter(named))
-    runnable = [
-        key
-        for key, value in named.items()
-        if isinstance(value, Mapping) and value.get("type", COMMAND_TYPE) == COMMAND_TYPE
-    ]
+def choose_command(
+    names: Sequence[str],
+    runnable: Sequence[str],
+    label: str,
+    name: str | None,
+    *,
+    source: str,
+    none_runnable: str = "",
+) -> str:
+    """The command to run among the `names` of a `commands:` section (spec file or app.yml
+    version; `label` says which), `runnable` being its python_env ones: `name`, which must
+    be one of them, or else the only runnable one. `none_runnable` ends the sentence
+    said when there is none."""
+    if name is not None:
+        if name not in names:
+            raise SpecError(
+                f"{label}: has no command named {shown(name)}{did_you_mean(name, names)}; its "
+                f"commands are {listed([_name(key) for key in names])}."
+            )
+        return name
     if len(runnable) == 1:
         return runnable[0]
     if not runnable:
         raise SpecError(
-            f"{source}: none of its commands ({listed([_name(key) for key in named])}) is of "
-            f"type {COMMAND_TYPE}, the only type pylockenv runs; add a python_env command "
-            "(a command without a 'type' key is one)."
+            f"{label}: none of its commands ({listed([_name(key) for key in names])}) is of "
+            f"type {COMMAND_TYPE}, the only type pylockenv runs{none_runnable}."
         )
-    names = listed([_name(key) for key in runnable])
     raise SpecError(
-        f"{source}: holds several python_env commands ({names}); "
+        f"{label}: holds several python_env commands ({listed([_name(k) for k in runnable])}); "
         f"name the one to run after the spec file, e.g. '{source} {_name(runnable[0])}'."
     )
 
@@ -422,13 +430,22 @@ def select_command(document: object, source: str, name: str | None) -> tuple[obj
                 f"got {'an empty mapping' if commands == {} else _describe(commands)}."
             )
         named = _command_names(commands, source)
-        if name is None:
-            name = _pick_command(named, source)
-        if name not in named:
-            raise SpecError(
-                f"{source}: has no command named {shown(name)}{did_you_mean(name, named)}; its "
-                f"commands are {listed([_name(key) for key in named])}."
-            )
+        if name is None and len(named) == 1:
+            # Its own checks say best what is wrong with it (not a mapping, type: exec, ...).
+            name = next(iter(named))
+        runnable = [
+            key
+            for key, value in named.items()
+            if isinstance(value, Mapping) and value.get("type", COMMAND_TYPE) == COMMAND_TYPE
+        ]
+        name = choose_command(
+            list(named),
+            runnable,
+            source,
+            name,
+            source=source,
+            none_runnable="; add a python_env command (a command without a 'type' key is one)",
+        )
         return named[name], f"commands.{_name(name)}"
     if name is not None:
         raise SpecError(

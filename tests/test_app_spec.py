@@ -305,6 +305,16 @@ def test_without_a_name_the_one_python_env_command_is_picked() -> None:
     assert _load(_document(_version()), None).source == "app.yml: versions[0].commands.process"
 
 
+def test_a_command_name_is_chosen_by_the_rule_a_spec_file_follows() -> None:
+    # the same function (core.spec.choose_command) says it for both kinds of file
+    unknown = _refusal(_document(_version()), "proces")
+    assert "has no command named 'proces' (did you mean 'process'?)" in unknown
+    assert "its commands are dispatch, process." in unknown
+    several = _refusal(_document(_version(collect=_process())), None)
+    assert "holds several python_env commands (process, collect)" in several
+    assert "e.g. 'app.yml process'" in several
+
+
 @pytest.mark.parametrize(
     ("document", "where", "words"),
     [
