@@ -401,20 +401,19 @@ def _values(
 ) -> dict[str, str]:
     """The values of the variables `used` at `where` (source and field path)."""
     values: dict[str, str] = {"version": version, "dir": app_dir}
-    if "id" in used:
-        if variables.app_id is None:
+    given: dict[str, tuple[str | None, Callable[[str], str]]] = {
+        "id": (variables.app_id, app_id_value),
+        "name": (variables.app_name, safe_app_name),
+    }
+    for variable, (value, made_safe) in given.items():
+        if variable not in used:
+            continue
+        if value is None:
             raise SpecError(
-                f"{where}: uses ${{app.id}}, which has no value here; give it with --app-id "
-                "(app_id= in the Python API)."
+                f"{where}: uses ${{app.{variable}}}, which has no value here; give it with "
+                f"--app-{variable} (app_{variable}= in the Python API)."
             )
-        values["id"] = app_id_value(variables.app_id)
-    if "name" in used:
-        if variables.app_name is None:
-            raise SpecError(
-                f"{where}: uses ${{app.name}}, which has no value here; give it with "
-                "--app-name (app_name= in the Python API)."
-            )
-        values["name"] = safe_app_name(variables.app_name)
+        values[variable] = made_safe(value)
     return values
 
 
