@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import pkgutil
 import subprocess
 from pathlib import Path
@@ -20,9 +21,11 @@ from builders import make_app
 from harness import CacheDir, MainRunner, ProvisionedEnv, pylockenv_argv, run_pylockenv
 
 from pylockenv.core.errors import EXIT_CODES
+from pylockenv.core.spec import command_from_flags
 from pylockenv.shell import commands
 from pylockenv.shell.cli import build_parser
 from pylockenv.shell.commands.base import Command, IncompleteCommandError
+from pylockenv.shell.commands.spec_arguments import FLAG_FIELDS, FLAGS_GROUP
 from pylockenv.shell.warm import SHORT_OPTIONS, WARM_FORMS
 
 
@@ -234,6 +237,42 @@ def test_the_warm_paths_forms_are_what_the_full_parser_accepts() -> None:
             assert action.nargs is None  # ... taking one value ...
             assert isinstance(action, argparse._AppendAction) is repeated  # ... or a list
             assert action.dest == flag[2:].replace("-", "_")  # where given_flags reads it
+
+
+def test_every_flag_that_gives_a_spec_names_the_plan_a_run_keeps() -> None:
+    # The other direction: a spec flag missing from the warm table would keep its plan
+    # under the command line without it, and that line's warm runs would run it.
+    _, parsers = build_parser()
+    spec_groups = [
+        group
+        for group in parsers["run"]._action_groups
+        if group.title
+        in ("a spec given by flags instead of SPEC", "an app.yml's version and template variables")
+    ]
+    assert len(spec_groups) == 2
+    spec_flags = {
+        action.option_strings[-1] for group in spec_groups for action in group._group_actions
+    }
+    never_kept = {"--refresh"}  # a refresh run's env is ephemeral: no plan is kept
+    assert spec_flags - never_kept == set(WARM_FORMS["run"][1])
+
+
+def test_every_flag_that_gives_a_spec_reaches_command_from_flags() -> None:
+    _, parsers = build_parser()
+    (group,) = [g for g in parsers["run"]._action_groups if g.title == FLAGS_GROUP]
+    assert list(FLAG_FIELDS) == [action.option_strings[-1] for action in group._group_actions]
+    assert set(FLAG_FIELDS.values()) == set(inspect.signature(command_from_flags).parameters)
+
+
+@pytest.mark.parametrize("flag", [f for f in FLAG_FIELDS if f not in ("--pylock", "--command")])
+def test_a_flag_that_gives_a_spec_is_refused_beside_spec_by_its_name(
+    run_main: MainRunner, tmp_path: Path, flag: str
+) -> None:
+    value = [] if flag == "--refresh" else ["x=1"]
+    code, _, err = run_main("run", str(tmp_path / "spec.yml"), flag, *value)
+    assert code == 2
+    assert f"{flag} describes a command given by --pylock and --command" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_warm_paths_short_options_are_every_parsers_one_letter_options() -> None:

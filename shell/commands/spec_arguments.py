@@ -11,6 +11,20 @@ if TYPE_CHECKING:
 
     from .base import Invocation
 
+# The flags that give a spec instead of SPEC, each with the keyword of
+# `core.spec.command_from_flags` its value goes to (held to both by
+# tests/test_cli_arguments.py, and to the warm path's `warm.SPEC_FLAGS`).
+FLAG_FIELDS = {
+    "--pylock": "pylock",
+    "--command": "command",
+    "--python-version": "python_version",
+    "--local-extra-dep": "local_extra_deps",
+    "--env": "env",
+    "--prepend-path": "prepend_paths",
+    "--refresh": "refresh",
+}
+FLAGS_GROUP = "a spec given by flags instead of SPEC"
+
 
 def add_app_arguments(parser: argparse.ArgumentParser) -> None:
     """--app-version, --app-id and --app-name: an app.yml's version and variables (read
@@ -25,13 +39,19 @@ def add_app_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     """SPEC, NAME and the flags that give a spec instead of SPEC."""
+    from pylockenv.core.planning import DEFAULT_PYTHON_VERSION
+
     parser.add_argument("spec", nargs="?", metavar="SPEC", help="YAML spec file")
     parser.add_argument("name", nargs="?", metavar="NAME", help="command name in SPEC's commands:")
     add_app_arguments(parser)
-    flags = parser.add_argument_group("a spec given by flags instead of SPEC")
+    flags = parser.add_argument_group(FLAGS_GROUP)
     flags.add_argument("--pylock", metavar="P", help="the pylock.toml file")
     flags.add_argument("--command", metavar="C", help="what to run, e.g. '-m my_app'")
-    flags.add_argument("--python-version", metavar="V", help="e.g. 3.11 (default: this Python's)")
+    flags.add_argument(
+        "--python-version",
+        metavar="V",
+        help=f"e.g. 3.12 (default: {DEFAULT_PYTHON_VERSION}, as the reference's)",
+    )
     flags.add_argument(
         "--local-extra-dep",
         metavar="W",
@@ -70,11 +90,13 @@ def spec_from_arguments(invocation: Invocation) -> Spec:
     flag_form = ns.pylock is not None or ns.command is not None
     if ns.spec is not None and flag_form:
         parser.error("give either SPEC [NAME] or --pylock and --command, not both")
-    spec_flags = (ns.python_version, ns.local_extra_dep, ns.env, ns.prepend_path, ns.refresh)
-    if ns.spec is not None and any(spec_flags):
+    values = {field: getattr(ns, _dest(flag)) for flag, field in FLAG_FIELDS.items()}
+    given = [flag for flag, field in FLAG_FIELDS.items() if values[field]]
+    if ns.spec is not None and given:
         parser.error(
-            "--python-version, --local-extra-dep, --env, --prepend-path and --refresh describe "
-            "a command given by --pylock and --command; with SPEC, write them in the spec file"
+            f"{' and '.join(given)} describe{'s' if len(given) == 1 else ''} a command given "
+            f"by --pylock and --command; with SPEC, write {'it' if len(given) == 1 else 'them'} "
+            "in the spec file"
         )
     if ns.spec is not None:
         return read_spec_file(ns.spec, ns.name, app_flags(ns))
@@ -82,12 +104,9 @@ def spec_from_arguments(invocation: Invocation) -> Spec:
         parser.error("--app-version, --app-id and --app-name go with an app.yml given as SPEC")
     if ns.pylock is None or ns.command is None:
         parser.error("give SPEC [NAME], or both --pylock and --command")
-    return command_from_flags(
-        pylock=ns.pylock,
-        command=ns.command,
-        python_version=ns.python_version,
-        local_extra_deps=ns.local_extra_dep,
-        env=ns.env,
-        prepend_paths=ns.prepend_path,
-        refresh=ns.refresh,
-    )
+    return command_from_flags(**values)
+
+
+def _dest(flag: str) -> str:
+    """The namespace attribute argparse gives `flag`'s value."""
+    return flag[2:].replace("-", "_")
