@@ -37,6 +37,7 @@ from benchkit import (
     APP_NAME,
     PID_NAME,
     PY_VERSION,
+    LockedApp,
     base_environ,
     has_command,
     install_pylockenv,
@@ -78,16 +79,11 @@ def launcher_report(argv: Sequence[str], env: Mapping[str, str]) -> str:
     return f"{verdict} (the command had the pid started: {PID_CHECKS - left} of {PID_CHECKS} runs)"
 
 
-def flags_of(spec: Path, command: str) -> list[str]:
-    """`run` by flags of the spec's env: its pylock and local extras, by absolute path."""
-    extras = sorted((spec.parent / "wheels").glob("bench_app_*.whl"))
-    pylock = ["--pylock", str(spec.parent / "pylock.toml"), "--command", command]
-    pylock += ["--python-version", PY_VERSION]
-    return [
-        "run",
-        *pylock,
-        *(word for wheel in extras for word in ("--local-extra-dep", str(wheel))),
-    ]
+def flags_of(app: LockedApp, command: str) -> list[str]:
+    """`run` by flags of the app's env: its pylock and local extras, by absolute path."""
+    words = ["run", "--pylock", str(app.pylock), "--command", command]
+    words += ["--python-version", PY_VERSION]
+    return words + [word for wheel in app.extras for word in ("--local-extra-dep", str(wheel))]
 
 
 def main(count: int) -> int:
@@ -95,7 +91,8 @@ def main(count: int) -> int:
         work = Path(tmp)
         bin_dir = install_pylockenv(work)
         pylockenv = str(bin_dir / "pylockenv")
-        spec = make_app(work / "app")
+        app = make_app(work / "app")
+        spec = app.spec
         other_spec = shutil.copy(spec, spec.with_name("spec-default-uv.yml"))
         env = base_environ(work)
         default_env = {k: v for k, v in env.items() if k != "PYLOCKENV_UV"}
@@ -112,7 +109,7 @@ def main(count: int) -> int:
                 default_env,
             ),
             "pylockenv run --pylock P --command C ...": (
-                [pylockenv, *flags_of(spec, "-c pass")],
+                [pylockenv, *flags_of(app, "-c pass")],
                 env,
             ),
         }
@@ -120,7 +117,7 @@ def main(count: int) -> int:
             "pylockenv run SPEC NAME": [pylockenv, "run", str(spec), PID_NAME],
             "pylockenv run --pylock P --command C ...": [
                 pylockenv,
-                *flags_of(spec, "-c 'import os; print(os.getpid())'"),
+                *flags_of(app, "-c 'import os; print(os.getpid())'"),
             ],
         }
         if has_command(pylockenv, "apply"):
