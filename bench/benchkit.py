@@ -1,12 +1,12 @@
 """What every benchmark shares: an installed pylockenv, a tiny app, timing and a table.
 
 pylockenv is measured as users get it: built as a wheel from a copy of the
-project (the working tree, or the revision named by BENCH_REVISION) and
-installed into a fresh venv, not the editable dev install (whose import hook
-alone costs ~15 ms at start-up). The venv finds the dependencies (attrs,
-cattrs, PyYAML, ...) through a `.pth` line naming this interpreter's
-site-packages. Benchmarks that call pylockenv in-process import that same
-installed copy (`import_installed`).
+project (the working tree, or the revision named by BENCH_REVISION; warm_cli.py
+also builds the one named by BENCH_COMPARE) and installed into a fresh venv, not
+the editable dev install (whose import hook alone costs ~15 ms at start-up).
+The venv finds the dependencies (attrs, cattrs, PyYAML, ...) through a `.pth`
+line naming this interpreter's site-packages. Benchmarks that call pylockenv
+in-process import that same installed copy (`import_installed`).
 
 What is built (tiny wheels, the lock, the spec, the borrowing venv, the project's
 copy) comes from the tests' builders, tests/builders.py: this module appends the
