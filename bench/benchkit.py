@@ -1,12 +1,19 @@
 """What every benchmark shares: an installed pylockenv, a tiny app, timing and a table.
 
 pylockenv is measured as users get it: built as a wheel from a copy of the
-project (the working tree, or the revision named by BENCH_REVISION) and
-installed into a fresh venv, not the editable dev install (whose import hook
-alone costs ~15 ms at start-up). The venv finds the dependencies (attrs,
-cattrs, PyYAML, ...) through a `.pth` line naming this interpreter's
-site-packages. Benchmarks that call pylockenv in-process import that same
-installed copy (`import_installed`).
+project (the working tree, or the revision named by BENCH_REVISION; warm_cli.py
+also builds the one named by BENCH_COMPARE) and installed into a fresh venv, not
+the editable dev install (whose import hook alone costs ~15 ms at start-up).
+The venv finds the dependencies (attrs, cattrs, PyYAML, ...) through a `.pth`
+line naming this interpreter's site-packages. Benchmarks that call pylockenv
+in-process import that same installed copy (`import_installed`).
+
+What is built (tiny wheels, the lock, the spec, the borrowing venv, the project's
+copy) comes from the tests' builders, tests/builders.py: this module appends the
+repository's tests/ directory to sys.path, so that the benchmarks and the tests
+build with one set of functions and cannot drift apart (a lock bench measures is
+one the tests' builders make and the suite runs). builders imports only the
+standard library, so nothing of pylockenv is loaded before `import_installed`.
 
 Every measured process runs with bytecode caching on, in a private
 PYTHONPYCACHEPREFIX (an installed package has its .pyc files; a
@@ -19,27 +26,43 @@ Every script takes `[--quick] [REPEATS]`; BENCH_QUICK=1 means --quick.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from artefacts import PY_VERSION, lock, site_packages, tiny_wheel
-from artefacts import venv_with_these_dependencies as _venv
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("pyproject.toml", "README.md", "core", "shell")
+from builders import (  # found through the line above
+    PROJECT_FILES,
+    PY_VERSION,
+    ROOT,
+    LockedApp,
+    compile_pylock,
+    copy_project,
+    make_locked_app,
+    site_packages,
+    venv_borrowing_dependencies,
+    write_commands_spec,
+)
+
 APP_NAME = "bench"
 PID_NAME = "pid"  # a command of the same app that prints its own process id
 
-__all__ = ["PY_VERSION"]
+# What the benchmarks take from builders through this module (so that it is on the path).
+__all__ = [
+    "PROJECT_FILES",
+    "PY_VERSION",
+    "ROOT",
+    "LockedApp",
+    "compile_pylock",
+    "write_commands_spec",
+]
 
 
 def is_quick() -> bool:
@@ -97,31 +120,13 @@ def base_environ(work: Path, **more: str) -> dict[str, str]:
     return env
 
 
-def _copy_project(source: Path) -> None:
-    """The project's files, from the working tree or from git at BENCH_REVISION."""
-    revision = os.environ.get("BENCH_REVISION")
-    if revision:
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", "--format=tar", revision, *PROJECT_FILES],
-            capture_output=True,
-            check=True,
-        ).stdout
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(source, filter="data")
-        return
-    for name in PROJECT_FILES:
-        path = ROOT / name
-        if path.is_dir():
-            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(path, source / name)
+def install_pylockenv(work: Path, revision: str | None = None) -> Path:
+    """Build pylockenv's wheel and install it into a fresh venv in `work`; return its bin/.
 
-
-def install_pylockenv(work: Path) -> Path:
-    """Build pylockenv's wheel and install it into a fresh venv; return the venv's bin/."""
-    source = work / "src"
-    source.mkdir()
-    _copy_project(source)
+    The wheel is built from git at `revision`, else at BENCH_REVISION, else from the
+    working tree.
+    """
+    source = copy_project(work / "src", revision or os.environ.get("BENCH_REVISION") or None)
     dist = work / "dist"
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist)],
@@ -131,7 +136,7 @@ def install_pylockenv(work: Path) -> Path:
     )
     (wheel,) = dist.glob("pylockenv-*.whl")
     venv = work / "pylockenv-venv"
-    python = _venv(venv)
+    python = venv_borrowing_dependencies(venv)
     subprocess.run(
         [find_real_uv(), "pip", "install", "--python", str(python), "--no-deps", str(wheel)],
         env={**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(work / "uv-cache")},
@@ -156,32 +161,18 @@ def import_installed(bin_dir: Path) -> None:
         raise RuntimeError(f"pylockenv was imported from {where}, not the installed wheel")
 
 
-def make_app(root: Path, *, command: str = "-c pass", extras: int = 1, wheels: int = 3) -> Path:
-    """A spec file with two commands on one env: APP_NAME and PID_NAME.
+def make_app(root: Path, *, extras: int = 1) -> LockedApp:
+    """The benchmarks' app: a spec with two commands on one env, APP_NAME and PID_NAME.
 
-    APP_NAME runs `command`; PID_NAME prints its own process id. The env locks
-    `wheels` tiny wheels and adds `extras` more as local extra deps (wheels
-    installed with --no-deps).
+    APP_NAME runs `-c pass`; PID_NAME prints its own process id. The env locks 3
+    tiny wheels by `uv pip compile --format pylock.toml`, as a user makes a lock,
+    and adds `extras` more as local extra deps (builders.make_locked_app). The
+    commands name the running interpreter's X.Y (not the 3.13 default): the
+    baselines run this Python.
     """
-    wheel_dir = root / "wheels"
-    wheel_dir.mkdir(parents=True, exist_ok=True)
-    names = [f"bench-dep-{i}" for i in range(wheels)]
-    for name in names:
-        tiny_wheel(wheel_dir, name)
+    commands = {APP_NAME: "-c pass", PID_NAME: "-c 'import os; print(os.getpid())'"}
     offline = {**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(root / "lock-uv-cache")}
-    lock(find_real_uv(), root, names, offline, "--no-index", "--find-links", str(wheel_dir))
-    extra_wheels = [tiny_wheel(wheel_dir, f"bench-app-{i}", "2.0") for i in range(extras)]
-    # The running interpreter's X.Y (not the 3.13 default): the baselines run this Python.
-    env_lines = ["    pylock: pylock.toml", f'    python_version: "{PY_VERSION}"']
-    if extra_wheels:
-        env_lines.append("    local_extra_deps:")
-        env_lines += [f"      - {wheel.relative_to(root)}" for wheel in extra_wheels]
-    lines = ["commands:"]
-    for name, run in ((APP_NAME, command), (PID_NAME, "-c 'import os; print(os.getpid())'")):
-        lines += [f"  {name}:", f"    command: {run}", *env_lines]
-    spec = root / "spec.yml"
-    spec.write_text("\n".join(lines) + "\n")
-    return spec
+    return make_locked_app(root, commands, uv=find_real_uv(), environ=offline, extras=extras)
 
 
 def plan_json(pylockenv: str, spec: Path, name: str, env: Mapping[str, str]) -> str:

@@ -104,7 +104,7 @@ def main(count: int) -> int:
         work = Path(tmp)
         bin_dir = install_pylockenv(work)
         pylockenv = str(bin_dir / "pylockenv")
-        spec = make_app(work / "app")
+        spec = make_app(work / "app").spec
         environ = base_environ(work)
         run_quiet([pylockenv, "provision", str(spec), APP_NAME], environ)  # fills uv's cache
         (work / "runs").mkdir()

@@ -45,7 +45,7 @@ def main(count: int) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-concurrent-cold-") as tmp:
         work = Path(tmp)
         bin_dir = install_pylockenv(work)
-        spec = make_app(work / "app")
+        spec = make_app(work / "app").spec
         wrapper = write_uv_wrapper(work / "uv-wrapper")
         argv = [str(bin_dir / "pylockenv"), "run", str(spec), APP_NAME]
         fresh = iter(range(10**6))

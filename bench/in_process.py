@@ -41,7 +41,7 @@ def main(count: int) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-in-process-") as tmp:
         work = Path(tmp)
         bin_dir = install_pylockenv(work)
-        spec_path = make_app(work / "app")
+        spec_path = make_app(work / "app").spec
         # This process is the caller: it gets the same private caches as a CLI run would.
         environ = base_environ(work)
         os.environ.clear()

@@ -4,7 +4,8 @@ Usage: python bench/machine.py
 
 Prints the OS, the CPUs (count usable by this process, and model), the
 Python and uv that the benchmarks use, and the revision of pylockenv measured
-(BENCH_REVISION, or the working tree's commit and whether it has changes).
+(BENCH_REVISION, or the working tree's commit and whether it has changes), and
+the revision warm_cli.py measures beside it (BENCH_COMPARE), if any.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ def main() -> int:
     print(f"Python:    {platform.python_implementation()} {platform.python_version()}")
     print(f"uv:        {uv_version or 'unknown'}")
     print(f"pylockenv: {measured_code()}")
+    compare = os.environ.get("BENCH_COMPARE")
+    if compare:
+        named = git("rev-parse", "--short", compare) or compare
+        print(f"compared:  {named} (BENCH_COMPARE, by warm_cli.py)")
     print(f"quick:     {'yes (fewer repetitions)' if is_quick() else 'no'}")
     return 0
 

@@ -20,8 +20,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from artefacts import PY_VERSION, lock
-from benchkit import APP_NAME, base_environ, find_real_uv
+from benchkit import (
+    APP_NAME,
+    PY_VERSION,
+    base_environ,
+    compile_pylock,
+    find_real_uv,
+    write_commands_spec,
+)
 
 PROBE_TIMEOUT = 5.0
 # The variables that say which registry to use; kept from the caller's environment.
@@ -93,11 +99,8 @@ def locked_app(label: str, requirements: list[str], pylockenv: str) -> Path:
         del online["UV_OFFLINE"]
         online |= {name: os.environ[name] for name in INDEX_VARIABLES if name in os.environ}
         print(f"locking {' '.join(requirements)} and filling {uv_cache()} (once)", flush=True)
-        lock(find_real_uv(), directory, requirements, online)
-        spec.write_text(
-            f"commands:\n  {APP_NAME}:\n    command: -c pass\n    pylock: pylock.toml\n"
-            f'    python_version: "{PY_VERSION}"\n'
-        )
+        compile_pylock(find_real_uv(), directory, requirements, online)
+        write_commands_spec(spec, {APP_NAME: "-c pass"})
         subprocess.run(
             [pylockenv, "provision", "--quiet", str(spec), APP_NAME],
             env=online,

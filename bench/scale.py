@@ -116,7 +116,7 @@ def fill_cache(envs: Path, template: Path, lock_suffix: str, in_use: str, size: 
 
 def bench_cache(work: Path, pylockenv: str, count: int) -> list[str]:
     """One growth table per CACHE_COMMANDS entry, over caches of ENVS envs."""
-    spec = make_app(work / "app")
+    spec = make_app(work / "app").spec
     environ = base_environ(work)
     run_quiet([pylockenv, "provision", str(spec), APP_NAME], environ)
     plan = printed_plan(pylockenv, spec, APP_NAME, environ)

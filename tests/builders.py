@@ -1,26 +1,40 @@
-"""Real artefacts for the shell's tests: tiny wheels, pylock files that point at them, specs.
+"""Real artefacts for the shell's tests and the benchmarks: tiny wheels, pylock files that
+point at them, specs, venvs, a copy of the project.
 
 A wheel is a zip with a few metadata files; a pylock.toml (PEP 751) can list it by
 `path`, so `uv pip install --offline` installs it with no network at all. The one app
 the tests run is the probe (`make_app`): a console script that reports what it sees,
 exits or dies as told, and waits for signals or for a file.
+
+bench/ builds with these functions too (bench/benchkit.py puts this directory on its
+path), so this module imports nothing but the standard library: a benchmark imports
+pylockenv only from the wheel it installed. What bench needs beyond the tests: a lock
+made as a user makes one (`compile_pylock`, `make_locked_app`) and the project's files
+at a git revision (`copy_project`).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 PY_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+ROOT = Path(__file__).resolve().parent.parent
+# What building pylockenv's wheel reads.
+PROJECT_FILES = ("pyproject.toml", "README.md", "core", "shell")
 
 
 def pyenv_root() -> Path:
@@ -112,18 +126,135 @@ def venv_borrowing_dependencies(path: Path) -> Path:
     A `.pth` line appends the running interpreter's purelib to the new venv's
     path, so a pylockenv wheel installed there with `--no-deps` imports its
     dependencies offline, while `pylockenv` itself resolves to the venv's copy
-    (a venv's own site-packages comes first). Returns the venv's python.
+    (a venv's own site-packages comes first; only site directories' `.pth` files
+    run, so a development install's import hook in the borrowed directory stays
+    off). Returns the venv's python.
     """
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    python = path / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
+    (site_packages(path) / "borrowed-dependencies.pth").write_text(
+        sysconfig.get_paths()["purelib"] + "\n"
+    )
+    return path / "bin" / "python"
+
+
+def site_packages(venv: Path) -> Path:
+    """The purelib directory of `venv`, a venv made by this interpreter."""
+    return venv / "lib" / f"python{PY_VERSION}" / "site-packages"
+
+
+def copy_project(destination: Path, revision: str | None = None) -> Path:
+    """Copy what building pylockenv reads (PROJECT_FILES) into `destination`, made here.
+
+    From the working tree (without `__pycache__`), or with `revision` from git at that
+    revision (`git archive`), so that a build never writes into the work tree and an
+    older pylockenv can be built beside this one. Returns `destination`.
+    """
+    destination.mkdir(parents=True)
+    if revision is not None:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", revision, *PROJECT_FILES],
+            capture_output=True,
+            check=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(destination, filter="data")
+        return destination
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def compile_pylock(
+    uv: str,
+    directory: Path,
+    requirements: Sequence[str],
+    environ: Mapping[str, str],
+    *options: str,
+    python_version: str = PY_VERSION,
+) -> Path:
+    """Lock `requirements` as a user does, into `directory`/pylock.toml; return its path.
+
+    Writes `directory`/requirements.in and runs `uv pip compile requirements.in
+    --format pylock.toml -o pylock.toml --python-version X.Y` there, with `options`
+    added (`--offline --no-index --find-links DIR` for local wheels) and `environ`
+    as its environment.
+    """
+    (directory / "requirements.in").write_text("".join(f"{name}\n" for name in requirements))
+    output = ["--python-version", python_version, "--format", "pylock.toml", "-o", "pylock.toml"]
+    subprocess.run(
+        [uv, "pip", "compile", "--quiet", "requirements.in", *options, *output],
+        cwd=directory,
+        env=dict(environ),
         check=True,
-    ).stdout.strip()
-    (Path(site) / "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return python
+    )
+    return directory / "pylock.toml"
+
+
+def write_commands_spec(
+    path: Path,
+    commands: Mapping[str, str],
+    *,
+    python_version: str = PY_VERSION,
+    local_extras: Sequence[Path] = (),
+) -> Path:
+    """Write a spec file at `path` with a `commands:` section: each of `commands` (name to
+    command) runs in the env of `path`'s pylock.toml, `python_version` and the wheels
+    `local_extras` (written relative to the spec's directory). Returns `path`."""
+    env_lines = ["    pylock: pylock.toml", f'    python_version: "{python_version}"']
+    if local_extras:
+        env_lines.append("    local_extra_deps:")
+        env_lines += [f"      - {wheel.relative_to(path.parent)}" for wheel in local_extras]
+    lines = ["commands:"]
+    for name, command in commands.items():
+        lines += [f"  {name}:", f"    command: {command}", *env_lines]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class LockedApp:
+    """What `make_locked_app` wrote: the spec, its lock, and its local extra wheels."""
+
+    spec: Path
+    pylock: Path
+    extras: tuple[Path, ...]
+
+
+def make_locked_app(
+    root: Path,
+    commands: Mapping[str, str],
+    *,
+    uv: str,
+    environ: Mapping[str, str],
+    wheels: int = 3,
+    extras: int = 1,
+    python_version: str = PY_VERSION,
+) -> LockedApp:
+    """A spec file `root`/spec.yml whose `commands:` all run in one env, locked by uv.
+
+    The env's pylock.toml locks `wheels` tiny wheels (`locked-dep-<i>` 1.0, a module
+    `locked_dep_<i>` each) with `compile_pylock`, offline from `root`/wheels; `extras`
+    more (`local-extra-<i>` 2.0) are the spec's local extra deps. Each command names
+    `python_version`. `environ` is uv's environment for the lock.
+    """
+    wheel_dir = root / "wheels"
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    names = [f"locked-dep-{i}" for i in range(wheels)]
+    for name in names:
+        build_wheel(wheel_dir, name)
+    find_links = ("--offline", "--no-index", "--find-links", str(wheel_dir))
+    pylock = compile_pylock(uv, root, names, environ, *find_links, python_version=python_version)
+    extra_wheels = tuple(build_wheel(wheel_dir, f"local-extra-{i}", "2.0") for i in range(extras))
+    spec = write_commands_spec(
+        root / "spec.yml", commands, python_version=python_version, local_extras=extra_wheels
+    )
+    return LockedApp(spec=spec, pylock=pylock, extras=extra_wheels)
 
 
 # The probe app: one console script, `probe`, also runnable as `python -m probe_app`.

@@ -10,7 +10,6 @@ venv's own site-packages, holding the install under test, still comes first.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -18,26 +17,9 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from builders import venv_borrowing_dependencies
+from builders import copy_project, venv_borrowing_dependencies
 from harness import REAL_UV, CacheDir, files_under, process_environ
 from packaging.version import Version
-
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("pyproject.toml", "README.md", "core", "shell")
-
-
-def _copy_project(destination: Path) -> Path:
-    """A copy of what the build reads, so building never writes into the work tree."""
-    destination.mkdir()
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(
-                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy2(source, destination / name)
-    return destination
 
 
 def _can_build_without_isolation() -> bool:
@@ -94,7 +76,7 @@ def _print_plan(venv: Path, tmp_path: Path, environ: dict[str, str]) -> dict[str
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel built from a copy of the project."""
     work = tmp_path_factory.mktemp("wheel")
-    source = _copy_project(work / "src")
+    source = copy_project(work / "src")
     command = [sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "dist")]
     if _can_build_without_isolation():
         command.append("--no-isolation")
@@ -167,7 +149,7 @@ def test_the_installed_wheel_imports_from_the_venv_and_has_no_top_level_core(
 def test_an_editable_install_imports_from_the_source_tree(
     tmp_path: Path, installed_environ: dict[str, str]
 ) -> None:
-    source = _copy_project(tmp_path / "src")
+    source = copy_project(tmp_path / "src")
     venv = tmp_path / "venv"
     python = venv_borrowing_dependencies(venv)
     command = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"]
