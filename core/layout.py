@@ -19,7 +19,10 @@ file beside an ephemeral env (a file, not the directory: NFS cannot lock a direc
       plans/<key>.plan        a plan `run SPEC [NAME]` or `apply PLAN` used, kept for warm runs
       plans/<key>.plan.lock   held while a run makes that plan (kept: a run may be waiting on it)
       plans/uv-<id>.version   what `uv --version` printed, kept per uv executable (id: its stat)
-      plans/<name>.<pid>.tmp  a kept plan or uv version while it is written, before os.replace
+      plans/python-<id>.interpreter
+                              the interpreter uv found for one request, kept per user, uv and
+                              everything uv's discovery reads (id: a crc32 of those)
+      plans/<name>.<pid>.tmp  a kept plan, uv version or interpreter while it is written
 
 The directories envs/, ephemeral/ and plans/ are the cache's own: pylockenv
 never follows a link in their place (a user who wants the cache elsewhere sets
@@ -50,6 +53,8 @@ LOCK_SUFFIX = ".lock"
 PLAN_SUFFIX = ".plan"
 UV_VERSION_PREFIX = "uv-"
 UV_VERSION_SUFFIX = ".version"
+INTERPRETER_PREFIX = "python-"
+INTERPRETER_SUFFIX = ".interpreter"
 STAGING_SUFFIX = ".tmp"
 HASH_LENGTH = 16
 # The directories of the cache root, each created by pylockenv and never a link.
@@ -103,10 +108,17 @@ def kept_uv_version_name(identity_crc: int) -> str:
     return f"{UV_VERSION_PREFIX}{identity_crc:08x}{UV_VERSION_SUFFIX}"
 
 
+def kept_interpreter_name(identity_crc: int) -> str:
+    """The file of plans/ keeping the interpreter found for the look-up whose identity (user,
+    uv, request, environment, the stat of what uv searches) has this crc32."""
+    return f"{INTERPRETER_PREFIX}{identity_crc:08x}{INTERPRETER_SUFFIX}"
+
+
 def plans_entry_kind(name: str) -> str | None:
     """What the entry `name` of plans/ is: "plan" (a kept plan), "plan lock" (held while
-    one is made), "uv version" (a kept answer of `uv --version`), "staging" (one being
-    written), or None: not pylockenv's, so gc leaves it alone."""
+    one is made), "uv version" (a kept answer of `uv --version`), "interpreter" (a kept
+    answer of `uv python find`), "staging" (one being written), or None: not pylockenv's,
+    so gc leaves it alone."""
     if name.endswith(STAGING_SUFFIX):
         stem, _, pid = name[: -len(STAGING_SUFFIX)].rpartition(".")
         return "staging" if pid.isdigit() and plans_entry_kind(stem) is not None else None
@@ -117,6 +129,9 @@ def plans_entry_kind(name: str) -> str | None:
     middle = name.removeprefix(UV_VERSION_PREFIX).removesuffix(UV_VERSION_SUFFIX)
     if len(middle) == 8 and len(name) == len(middle) + 11 and set(middle) <= _HEX_DIGITS:
         return "uv version"
+    middle = name.removeprefix(INTERPRETER_PREFIX).removesuffix(INTERPRETER_SUFFIX)
+    if len(middle) == 8 and len(name) == len(middle) + 19 and set(middle) <= _HEX_DIGITS:
+        return "interpreter"
     return None
 
 
@@ -250,6 +265,10 @@ class CacheLayout:
     def kept_uv_version(self, identity_crc: int) -> str:
         """Where the version of one uv executable is kept (see `kept_uv_version_name`)."""
         return f"{self.plans_dir}/{kept_uv_version_name(identity_crc)}"
+
+    def kept_interpreter(self, identity_crc: int) -> str:
+        """Where one look-up's interpreter is kept (see `kept_interpreter_name`)."""
+        return f"{self.plans_dir}/{kept_interpreter_name(identity_crc)}"
 
     def cached_env(self, env_hash: str) -> EnvLayout:
         return EnvLayout(path=f"{self.envs_dir}/{env_hash}", kind="cached")

@@ -177,6 +177,7 @@ def gather_made_from(
     (`resolved_paths` checks them), and PlanError for a path that cannot be examined.
     """
     from pylockenv.core.facts import MISSING, FileFact
+    from pylockenv.core.layout import cache_layout
     from pylockenv.core.planning import (
         python_request,
         require_existing,
@@ -210,13 +211,14 @@ def gather_made_from(
         if uv_setting_kept(key)
     }
     request = python_request(spec)
+    # The cache may keep an earlier process's answer (`interpreters.read_kept_interpreter`).
+    cache = cache_layout(xdg_cache_home=host["xdg_cache_home"], home=host["home"])
+    found = find_interpreter(uv_path, request, environ, may_download=may_download, cache=cache)
     record: MadeFrom = {
         "host": host,
         "uv": uv_record(uv_path, given_by_flag=uv is not None),
         "files": files,
-        "interpreters": {
-            request: find_interpreter(uv_path, request, environ, may_download=may_download)
-        },
+        "interpreters": {request: found},
     }
     if spec_file is not None:
         path = absolute(spec_file)

@@ -108,6 +108,7 @@ def check_before_provisioning(plan: Plan) -> tuple[str, str]:
     """
     from pylockenv.core.pylock import check_pylock_text  # tomllib, packaging: only now
 
+    from .interpreters import keep_found_interpreters
     from .specfile import read_pylock_file
     from .uvbin import known_uv_version
 
@@ -127,6 +128,8 @@ def check_before_provisioning(plan: Plan) -> tuple[str, str]:
             )
         else:
             uv_version = known_uv_version(plan.uv, CacheLayout(root=plan.cache_root))
+    # The checks passed: the interpreter uv found is kept for the next process too.
+    keep_found_interpreters(CacheLayout(root=plan.cache_root))
     return uv_version, text
 
 

@@ -335,6 +335,7 @@ def test_gc_removes_only_the_names_the_layout_gives_it_in_plans(
     assert run_pylockenv(environ, "run", str(spec)).returncode == 0
     plans = cache.root / PLANS_DIR
     [kept_uv] = plans.glob("uv-*.version")
+    [kept_interpreter] = plans.glob("python-*.interpreter")
     [kept_plan] = plans.glob("*.plan")
     [plan_lock] = plans.glob("*.plan.lock")
     (plans / "README.txt").write_text("a user's note")
@@ -344,7 +345,7 @@ def test_gc_removes_only_the_names_the_layout_gives_it_in_plans(
     assert sorted(p.name for p in plans.iterdir()) == sorted(
         # the kept plan's env went too, so it is forgotten; its lock stays, as an env's
         # does (a run may be waiting on it)
-        [kept_uv.name, "README.txt", plan_lock.name]
+        [kept_uv.name, kept_interpreter.name, "README.txt", plan_lock.name]
     )
     assert not kept_plan.exists()
 
