@@ -809,10 +809,13 @@ def sweep_orphans(plan: Plan, progress: Progress) -> None:
     """The safety net of a cold run: remove this host's orphaned ephemeral envs (their lock
     nobody holds, so their run is gone: a job killed before it could remove its env),
     within a small time budget (`shell.cache.sweep_orphaned_ephemeral`). Never fails the run."""
+    cache = CacheLayout(root=plan.cache_root)
+    if not os.path.lexists(cache.ephemeral_dir):
+        return  # no ephemeral env was ever made here: list and gc's modules stay unloaded
     from .cache import sweep_orphaned_ephemeral
 
     try:
-        for outcome in sweep_orphaned_ephemeral(CacheLayout(root=plan.cache_root), plan.host):
+        for outcome in sweep_orphaned_ephemeral(cache, plan.host):
             if outcome.result == "removed":
                 progress.say(
                     f"removed orphaned ephemeral env {outcome.entry.env.path} (its run is gone)"
