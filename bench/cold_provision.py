@@ -18,6 +18,11 @@ really creates and fills a new env, with uv's hard links. The bare side is a
 shell script holding exactly the plan's uv steps (argv, PATH and variables from
 `pylockenv run --print-plan --json`, written before the clock starts) and an
 empty marker written last, as the reference writes it.
+
+A third row provisions into a cache used before (the XDG_CACHE_HOME of the
+previous repetition of that row, with its envs/ removed): a new lock on a host
+that ran pylockenv already, which reuses what the cache keeps (the uv version,
+the interpreter uv found).
 """
 
 from __future__ import annotations
@@ -74,11 +79,14 @@ def compare(pylockenv: str, spec: Path, work: Path, environ: dict[str, str], cou
     """
     fresh = iter(range(10**6))
     current: dict[str, object] = {}
+    kept_env = {**environ, "XDG_CACHE_HOME": str(work / "kept")}
 
     def prepare() -> None:
-        """A new cache location for the next side (the last one's is removed first)."""
+        """A new cache location for the next side (the last one's is removed first), and
+        the kept cache without its envs."""
         if "xdg" in current:
             shutil.rmtree(str(current["xdg"]))
+        shutil.rmtree(work / "kept" / "bfabric_app_runner" / "envs", ignore_errors=True)
         xdg = work / f"xdg-{next(fresh)}"
         env = {**environ, "XDG_CACHE_HOME": str(xdg)}
         plan = printed_plan(pylockenv, spec, APP_NAME, env)
@@ -90,11 +98,20 @@ def compare(pylockenv: str, spec: Path, work: Path, environ: dict[str, str], cou
     def bare() -> None:
         run_quiet([str(current["script"])], current["env"])  # type: ignore[arg-type]
 
-    for side in (provision, bare) * 2:  # .pyc files and page cache, untimed
+    def provision_kept() -> None:
+        run_quiet([pylockenv, "provision", str(spec), APP_NAME], kept_env)
+
+    for side in (provision, bare, provision_kept) * 2:  # .pyc files and page cache, untimed
         prepare()
         side()
     times = interleaved(
-        {"pylockenv provision": provision, "bare uv steps (sh)": bare}, count, before=prepare
+        {
+            "pylockenv provision": provision,
+            "  the same, into a cache used before": provision_kept,
+            "bare uv steps (sh)": bare,
+        },
+        count,
+        before=prepare,
     )
     return table(times, baseline="bare uv steps (sh)")
 
