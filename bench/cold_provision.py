@@ -84,8 +84,9 @@ def compare(pylockenv: str, spec: Path, work: Path, environ: dict[str, str], cou
     def prepare() -> None:
         """A new cache location for the next side (the last one's is removed first), and
         the kept cache without its envs."""
-        if "xdg" in current:
-            shutil.rmtree(str(current["xdg"]))
+        previous = current.get("xdg")
+        if isinstance(previous, Path) and previous.exists():  # the kept row makes none
+            shutil.rmtree(previous)
         shutil.rmtree(work / "kept" / "bfabric_app_runner" / "envs", ignore_errors=True)
         xdg = work / f"xdg-{next(fresh)}"
         env = {**environ, "XDG_CACHE_HOME": str(xdg)}
