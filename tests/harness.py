@@ -27,7 +27,9 @@ from uv import find_uv_bin
 
 from pylockenv.core.facts import HostFacts, Interpreter
 
-REAL_UV = os.fsdecode(find_uv_bin())
+# The uv the tests run: the one installed with pylockenv, or PYLOCKENV_TEST_UV (CI runs the
+# shell tests once more with the oldest uv pylockenv accepts, MIN_UV_VERSION).
+REAL_UV = os.environ.get("PYLOCKENV_TEST_UV") or os.fsdecode(find_uv_bin())
 
 # The name pylockenv gives an ephemeral env, and one of the reference's (tempfile.mkdtemp).
 PYLOCKENV_EPHEMERAL = "env_0123456789abcdef"

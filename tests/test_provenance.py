@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from builders import EXTRA_VERSION, build_wheel, make_app, probe_report
-from harness import ProvisionedEnv, provision_env, run_pylockenv
+from harness import REAL_UV, ProvisionedEnv, provision_env, run_pylockenv
 
 from pylockenv.core.provenance import ExtraRecord
 from pylockenv.shell import load, plan
@@ -52,6 +52,14 @@ def test_provenance_records_the_interpreter_and_the_version_uv_wrote_in_pyvenv_c
         check=True,
     )
     assert provenance["python_version"] == asked.stdout.strip()
+
+
+def test_provenance_records_the_uv_the_tests_run(provenance: dict[str, Any]) -> None:
+    # REAL_UV is PYLOCKENV_TEST_UV where set (CI's run with the oldest uv accepted): this
+    # says the env was made by that uv, not by the one installed with pylockenv.
+    printed = subprocess.run([REAL_UV, "--version"], capture_output=True, text=True, check=True)
+    assert provenance["uv"] == REAL_UV
+    assert provenance["uv_version"] == printed.stdout.strip()
 
 
 def test_provenance_records_the_pylock_path_mtime_and_sha256(
