@@ -8,10 +8,12 @@ from pathlib import Path
 
 from pylockenv.core.plan_format import PLAN_FILE_VERSION
 from pylockenv.core.planning import DEFAULT_PYTHON_VERSION
+from pylockenv.core.provisioning import MIN_UV_VERSION
 from pylockenv.core.spec import FIELD_NAMES
 from pylockenv.shell.commands import COMMANDS
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README_PATH = Path(__file__).resolve().parent.parent / "README.md"
+README = README_PATH.read_text(encoding="utf-8")
 
 
 def section(title: str) -> str:
@@ -48,3 +50,9 @@ def test_the_commands_table_names_every_subcommand_and_no_other() -> None:
 def test_the_plan_file_version_readme_quotes_is_the_codes() -> None:
     quoted = re.findall(r"`plan_file_version` \((\d+)", README)
     assert quoted == [str(PLAN_FILE_VERSION)]
+
+
+def test_the_oldest_uv_readme_names_is_the_one_pylockenv_accepts() -> None:
+    oldest = ".".join(map(str, MIN_UV_VERSION))
+    assert f"({oldest}, `MIN_UV_VERSION`)" in README
+    assert f'"uv>={oldest}"' in (README_PATH.parent / "pyproject.toml").read_text()
