@@ -22,12 +22,14 @@ from attrs import evolve
 
 from pylockenv.core.envstate import DiskUsage, EntryType, EnvObservation
 from pylockenv.core.gc import (
+    KEPT_ANSWERS,
     GcEntry,
     GcOutcome,
     GcPlan,
     GcPolicy,
     GcReason,
     decide,
+    kept_answer_due,
     swept_by_a_run,
 )
 from pylockenv.core.layout import (
@@ -388,7 +390,7 @@ def apply_gc(
             continue
         on_outcome(outcome)
         outcomes.append(outcome)
-    forget_stored_plans(cache)
+    forget_stored_plans(cache, plan.policy)
     forget_stray_ephemeral_locks(cache, plan.policy.this_host)
     return outcomes
 
@@ -490,13 +492,15 @@ def _forget_stray_lock(env: EnvLayout, this_host: str) -> None:
             os.close(parent)
 
 
-def forget_stored_plans(cache: CacheLayout) -> int:
-    """Remove the stored plans (kept for warm runs) whose env is no longer on disk; how many.
+def forget_stored_plans(cache: CacheLayout, policy: GcPolicy) -> int:
+    """Remove the stored plans (kept for warm runs) whose env is no longer on disk, and the
+    kept answers (uv versions, interpreters) `policy` says are due (`kept_answer_due`);
+    how many.
 
-    Only the kept plans of the layout (`plans_entry_kind`) are candidates: a kept uv
-    version, a file being written and anything that is not pylockenv's stay. plans/
-    is never followed through a link. A stored plan is only a shortcut: one removed
-    while a run reads it costs that run its warm path, nothing else.
+    Only the names of the layout (`plans_entry_kind`) are candidates: a file being
+    written and anything that is not pylockenv's stay. plans/ is never followed through
+    a link. A stored plan or answer is only a shortcut: one removed while a run reads it
+    costs that run its warm path or one question to uv, nothing else.
     """
     try:
         plans = open_cache_dir(cache.root, PLANS_DIR)
@@ -506,7 +510,15 @@ def forget_stored_plans(cache: CacheLayout) -> int:
     try:
         names = os.listdir(plans)
         for name in names:
-            if plans_entry_kind(name) != "plan":
+            kind = plans_entry_kind(name)
+            if kind in KEPT_ANSWERS:
+                with contextlib.suppress(OSError):
+                    written = os.stat(name, dir_fd=plans, follow_symlinks=False).st_mtime
+                    if kept_answer_due(kind, written, policy):
+                        remove_entry(plans, name)
+                        forgotten += 1
+                continue
+            if kind != "plan":
                 continue
             path = f"{cache.plans_dir}/{name}"
             try:

@@ -23,6 +23,7 @@ from pylockenv.core.gc import (
     decide,
     format_duration,
     gc_exit_code,
+    kept_answer_due,
     parse_duration,
     plan_gc,
 )
@@ -309,6 +310,29 @@ def test_reachability_of_an_env_without_provenance_is_unknown() -> None:
     assert reach_of(evolve(READY, marker=EMPTY_MARKER), this_host=HERE, pylock_mtime=5.0) == (
         "unknown"
     )
+
+
+# --- kept answers in plans/ ---------------------------------------------------------------
+
+
+@given(
+    kind=st.sampled_from(["uv version", "interpreter", "plan", "plan lock", "staging", None]),
+    age=st.floats(min_value=-1e6, max_value=1e9, allow_nan=False),
+    older_than=st.integers(min_value=0, max_value=10**8),
+    named=st.booleans(),
+)
+def test_gc_forgets_a_kept_answer_exactly_when_it_is_older_than_asked(
+    kind: str | None, age: float, older_than: int, named: bool
+) -> None:
+    policy = GcPolicy(
+        now=1e9,
+        older_than=older_than,
+        this_host="node7",
+        host=None,
+        only=frozenset({"0123456789abcdef"}) if named else None,
+    )
+    due = kept_answer_due(kind, policy.now - age, policy)
+    assert due == (kind in ("uv version", "interpreter") and not named and age >= older_than)
 
 
 # --- staleness -----------------------------------------------------------------------------

@@ -340,14 +340,17 @@ def test_gc_removes_only_the_names_the_layout_gives_it_in_plans(
     [plan_lock] = plans.glob("*.plan.lock")
     (plans / "README.txt").write_text("a user's note")
     (plans / "stale0000000000.plan").write_bytes(b"damaged")  # no env: forgotten
+    gc = run_pylockenv(environ, "gc", "--older-than", "1d")
+    assert gc.returncode == 0, gc.stderr
+    # the env was used now, so it stays, and so do its plan and the answers kept today
+    assert sorted(p.name for p in plans.iterdir()) == sorted(
+        [kept_uv.name, kept_interpreter.name, kept_plan.name, "README.txt", plan_lock.name]
+    )
     gc = run_pylockenv(environ, "gc", "--older-than", "0s")
     assert gc.returncode == 0, gc.stderr
-    assert sorted(p.name for p in plans.iterdir()) == sorted(
-        # the kept plan's env went too, so it is forgotten; its lock stays, as an env's
-        # does (a run may be waiting on it)
-        [kept_uv.name, kept_interpreter.name, "README.txt", plan_lock.name]
-    )
-    assert not kept_plan.exists()
+    # the kept plan's env went too, so it is forgotten, and the answers are older than 0s;
+    # the plan's lock stays, as an env's does (a run may be waiting on it)
+    assert sorted(p.name for p in plans.iterdir()) == sorted(["README.txt", plan_lock.name])
 
 
 def test_a_fifo_at_the_kept_uv_version_does_not_hang_a_cold_provisioning(
