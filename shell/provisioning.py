@@ -543,6 +543,11 @@ def ensure_cached(plan: Plan, progress: Progress, *, lock_timeout: float | None 
         if any(dep.kind == "file" for dep in plan.local_extra_deps):  # else nothing can be stale
             for warning in staleness_warnings(plan, read_marker(env)):
                 progress.say(f"warning: {warning}")
+        from .interpreters import keep_found_interpreters
+
+        # A ready env was made for this plan: the interpreter uv found is kept as after a
+        # provisioning (a run from another directory would otherwise ask uv again).
+        keep_found_interpreters(CacheLayout(root=plan.cache_root))
         return
     with ChildStatusReadable():
         checked = check_before_provisioning(plan)

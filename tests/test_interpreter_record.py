@@ -83,6 +83,26 @@ def test_a_second_process_uses_the_kept_interpreter_instead_of_asking_uv(
     assert {_interpreter_of(cache, env) for env in envs} == {str(bin_dir / "python3.12")}
 
 
+def test_a_run_reusing_a_ready_env_keeps_the_interpreter_too(
+    tmp_path: Path, environ: dict[str, str], cache: CacheDir, logged: Path
+) -> None:
+    _need_3_12()
+    spec = _app(tmp_path / "app")
+    _provision(environ, spec)
+    for record in _records(cache):
+        record.unlink()  # as after `gc`: the env is ready, its interpreter answer gone
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # From another directory: no kept plan for this command line, so the full path plans,
+    # asks uv once, finds the env ready and keeps the answer for the next process.
+    done = run_pylockenv(environ, "run", str(spec), cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    assert len(uv_calls(logged, "python find")) == 2
+    assert len(_records(cache)) == 1
+    _provision(environ, _app(tmp_path / "two"))
+    assert len(uv_calls(logged, "python find")) == 2
+
+
 def test_a_refused_provisioning_keeps_no_interpreter(
     tmp_path: Path, environ: dict[str, str], cache: CacheDir, logged: Path
 ) -> None:
