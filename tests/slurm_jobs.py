@@ -198,10 +198,10 @@ def wait_for_end(job_id: str, *, timeout: float = 60) -> JobEnd:
 # A command that counts every delivery of SIGTERM, SIGHUP and SIGINT, however close together:
 # Python runs a handler once for signals that arrive before it gets to it (two SIGTERMs a
 # fraction of a millisecond apart look like one), but its C-level handler writes one byte
-# per delivery to the wakeup fd. `count_signals.py RECORD` (run by the first python on PATH,
-# the env's) writes its pid to RECORD.ready,
-# waits for the first signal (60 s at most), collects for another half second, then
-# writes the signal numbers to RECORD, one a line, and exits 0.
+# per delivery to the wakeup fd. `count_signals.py RECORD [WAIT]` (run by the first python on
+# PATH, the env's) writes its pid to RECORD.ready, waits for the first signal (WAIT seconds
+# at most, 60 by default: a time limit's signal comes later), collects for another half
+# second, then writes the signal numbers to RECORD, one a line, and exits 0.
 SIGNAL_COUNTER = """\
 #!/usr/bin/env python3
 import os
@@ -211,6 +211,7 @@ import sys
 import time
 
 record = sys.argv[1]
+first_wait = float(sys.argv[2]) if len(sys.argv) > 2 else 60
 wakeup_read, wakeup_write = os.pipe()
 os.set_blocking(wakeup_write, False)
 signal.set_wakeup_fd(wakeup_write)
@@ -223,7 +224,7 @@ received = b""
 deadline = None
 while True:
     now = time.monotonic()
-    wait = 60 if deadline is None else deadline - now
+    wait = first_wait if deadline is None else deadline - now
     if wait <= 0 or not select.select([wakeup_read], [], [], wait)[0]:
         break
     received += os.read(wakeup_read, 64)
