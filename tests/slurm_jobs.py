@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from attrs import frozen
-from harness import pylockenv_argv
+from harness import CacheDir, pylockenv_argv
 
 # Job states after which nothing of the job runs any more (COMPLETING is not one: its
 # processes are being killed; Slurm reports it as long as the flag is set).
@@ -241,3 +241,26 @@ def write_signal_counter(path: Path) -> Path:
     path.write_text(SIGNAL_COUNTER)
     path.chmod(0o755)  # a command given by its path runs directly; `#!` finds the env's python
     return path
+
+
+def signals_in(record: Path) -> list[int]:
+    """The signals the signal counter wrote down, in order of arrival."""
+    return [int(line) for line in record.read_text().split()] if record.exists() else []
+
+
+def ephemeral_envs(cache: CacheDir) -> list[Path]:
+    """The ephemeral env directories left in `cache` (a lock file beside one is no env)."""
+    return [p for p in cache.ephemeral_dirs() if p.is_dir()]
+
+
+def job_named(name: str) -> str:
+    """The id of the one recent job called `name`."""
+    found = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-n", name, "-o", "%i"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.split()
+    assert len(found) == 1, f"jobs named {name}: {found}"
+    return found[0]

@@ -31,27 +31,29 @@ from harness import (
     pylockenv_argv,
     run_pylockenv,
     uv_calls,
+    wait_for,
     write_uv_wrapper,
 )
 from slurm_jobs import (
     SlurmCluster,
     cancel,
+    ephemeral_envs,
     job_ended,
+    job_named,
     job_of_process,
     pylockenv_line,
     run_srun,
+    signals_in,
     start_srun,
     submit,
     wait_for_end,
     write_signal_counter,
 )
 
+from pylockenv.core.layout import LOCK_SUFFIX
+from pylockenv.shell.envlocks import is_locked
+
 pytestmark = pytest.mark.slurm
-
-
-def signals_in(record: Path) -> list[int]:
-    """The signals the signal counter wrote down, in order of arrival."""
-    return [int(line) for line in record.read_text().split()] if record.exists() else []
 
 
 def command_pid(record: Path, ended: Callable[[], str | None], *, timeout: float = 60) -> int:
@@ -77,24 +79,6 @@ def batch_ended(job: str, output: Path) -> Callable[[], str | None]:
 def srun_ended(srun: subprocess.Popen[str]) -> Callable[[], str | None]:
     """For `command_pid`: what srun wrote on stderr once it has exited."""
     return lambda: None if srun.poll() is None else srun.communicate()[1]
-
-
-def ephemeral_envs(cache: CacheDir) -> list[Path]:
-    """The ephemeral env directories left in `cache` (a lock file beside one is no env)."""
-    return [p for p in cache.ephemeral_dirs() if p.is_dir()]
-
-
-def job_named(name: str) -> str:
-    """The id of the one recent job called `name`."""
-    found = subprocess.run(
-        ["squeue", "-h", "-t", "all", "-n", name, "-o", "%i"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout.split()
-    assert len(found) == 1, f"jobs named {name}: {found}"
-    return found[0]
 
 
 @pytest.fixture
@@ -349,6 +333,12 @@ def test_what_a_cancelled_batch_job_without_exec_leaves_the_next_cold_run_sweeps
     # end (the shell is gone) kills it first: either may happen there.
     if slurm.proctrack == "cgroup":
         assert len(ephemeral_envs(cache)) == 1
+    else:  # pylockenv may still be removing it, holding its lock: the sweep leaves such one
+        wait_for(
+            lambda: not any(is_locked(f"{env}{LOCK_SUFFIX}") for env in ephemeral_envs(cache)),
+            timeout=15,
+            what="the cancelled run to let go of its env",
+        )
     cold = make_app(tmp_path / "cold", command="probe exit 0")
     done = run_pylockenv(environ, "run", "-q", str(cold))
     assert done.returncode == 0, done.stderr

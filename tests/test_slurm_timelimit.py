@@ -46,14 +46,16 @@ from harness import CacheDir, ProvisionedEnv, process_environ, pylockenv_argv, r
 from slurm_jobs import (
     JobEnd,
     SlurmCluster,
+    ephemeral_envs,
     job_ended,
+    job_named,
     pylockenv_line,
+    signals_in,
     start_srun,
     submit,
     wait_for_end,
     write_signal_counter,
 )
-from test_slurm import ephemeral_envs, job_named, signals_in
 
 pytestmark = pytest.mark.slurm
 
