@@ -229,21 +229,21 @@ def test_slurm_signals_a_batch_script_once_and_a_task_of_srun_twice_at_the_time_
 
 
 @pytest.mark.parametrize("submitted", ["batch exec", "srun"])
-def test_a_cached_run_command_gets_the_time_limit_sigterm_as_slurm_sends_it(
-    timed_out: dict[str, Outcome], submitted: str
+@pytest.mark.parametrize("kind", ["cached", "refresh"])
+def test_a_run_command_gets_the_time_limit_sigterm_as_slurm_sends_it(
+    timed_out: dict[str, Outcome], kind: str, submitted: str
 ) -> None:
-    outcome = timed_out[f"cached {submitted}"]
-    assert outcome.signals == timed_out[f"direct {submitted}"].signals, _said(outcome)
-
-
-@pytest.mark.parametrize("submitted", ["batch exec", "srun"])
-def test_a_refresh_run_command_gets_the_time_limit_sigterm_as_slurm_sends_it(
-    timed_out: dict[str, Outcome], submitted: str
-) -> None:
-    """Under cgroup pylockenv relays what reaches it, once each; under linuxproc Slurm
-    signals the command itself, and pylockenv relays nothing."""
-    outcome = timed_out[f"refresh {submitted}"]
-    assert outcome.signals == timed_out[f"direct {submitted}"].signals, _said(outcome)
+    """A cached run is its command (exec). A refresh run waits beside it: under cgroup
+    pylockenv relays what reaches it, once each; under linuxproc Slurm signals the
+    command itself, and pylockenv relays nothing. Never more SIGTERMs than Slurm sends
+    (the control), and at least one; srun's two come a millisecond apart, and a process
+    not scheduled in between gets them as one (a pending signal is not queued twice, and
+    Python runs one handler for the two), which happened in about 1 of 5 waves here, on
+    2 cores running the seven jobs' clean-ups at once."""
+    outcome = timed_out[f"{kind} {submitted}"]
+    sent = timed_out[f"direct {submitted}"].signals
+    assert set(outcome.signals) == {signal.SIGTERM}, _said(outcome)
+    assert 1 <= len(outcome.signals) <= len(sent), _said(outcome)
 
 
 @pytest.mark.parametrize("submitted", ["batch exec", "srun"])
