@@ -22,20 +22,6 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"(\d+)([smhdw])")
 
 
-# What plans/ keeps besides plans: answers a cold run would otherwise ask again (uv's
-# version, the interpreter uv found). Each is named by what it answers for, so one whose
-# uv or environment is gone is never read again; gc forgets those written longer ago
-# than --older-than (an answer still good costs the next cold run one question).
-KEPT_ANSWERS = frozenset({"uv version", "interpreter"})
-
-
-def kept_answer_due(kind: str | None, mtime: float, policy: GcPolicy) -> bool:
-    """Whether gc under `policy` forgets the entry of plans/ of `kind` (`plans_entry_kind`)
-    written at `mtime`: a kept answer older than `older_than`, unless gc was given names
-    (then it removes exactly those envs and nothing else)."""
-    return kind in KEPT_ANSWERS and policy.only is None and policy.now - mtime >= policy.older_than
-
-
 def parse_duration(text: str) -> int:
     """The number of seconds a duration such as `30d`, `12h`, `90m`, `45s` or `2w` stands for."""
     match = _DURATION.fullmatch(text.strip())
@@ -94,6 +80,20 @@ class GcPolicy:
     this_host: str
     host: str | None
     only: frozenset[str] | None = None
+
+
+# What plans/ keeps besides plans: answers a cold run would otherwise ask again (uv's
+# version, the interpreter uv found). Each is named by what it answers for, so one whose
+# uv or environment is gone is never read again; gc forgets those written longer ago
+# than --older-than (an answer still good costs the next cold run one question).
+KEPT_ANSWERS = frozenset({"uv version", "interpreter"})
+
+
+def kept_answer_due(kind: str | None, mtime: float, policy: GcPolicy) -> bool:
+    """Whether gc under `policy` forgets the entry of plans/ of `kind` (`plans_entry_kind`)
+    written at `mtime`: a kept answer older than `older_than`, unless gc was given names
+    (then it removes exactly those envs and nothing else)."""
+    return kind in KEPT_ANSWERS and policy.only is None and policy.now - mtime >= policy.older_than
 
 
 @frozen(kw_only=True)
