@@ -155,16 +155,24 @@ def test_scancel_of_a_batch_job_that_execs_pylockenv_signals_the_command_once(
     warm_counter_spec: Path, environ: dict[str, str], tmp_path: Path, trial: int
 ) -> None:
     record = tmp_path / "signals"
+    said = _cancel_a_batch_job_that_execs(warm_counter_spec, record, environ, tmp_path)
+    assert signals_in(record) == [signal.SIGTERM], said
+
+
+def _cancel_a_batch_job_that_execs(
+    spec: Path, record: Path, environ: dict[str, str], tmp_path: Path
+) -> str:
+    """Submit a batch job whose last line execs `pylockenv run SPEC -- RECORD` (a signal
+    counter), scancel it once its command runs, and check it ended cancelled; its output."""
     job, output = submit(
         tmp_path / "job.sh",
-        "exec " + pylockenv_line("run", "-q", warm_counter_spec, "--", record),
+        "exec " + pylockenv_line("run", "-q", spec, "--", record),
         environ,
     )
     command_pid(record, batch_ended(job, output))
     cancel(job)
-    end = wait_for_end(job)
-    assert end.state == "CANCELLED"
-    assert signals_in(record) == [signal.SIGTERM], output.read_text()
+    assert wait_for_end(job).state == "CANCELLED"
+    return output.read_text()
 
 
 @pytest.mark.parametrize("trial", range(3))
@@ -271,30 +279,16 @@ def test_scancel_of_a_batch_job_that_execs_a_refresh_run_signals_the_command_onc
     refresh_counter_spec: Path, environ: dict[str, str], tmp_path: Path, trial: int
 ) -> None:
     record = tmp_path / "signals"
-    job, output = submit(
-        tmp_path / "job.sh",
-        "exec " + pylockenv_line("run", "-q", refresh_counter_spec, "--", record),
-        environ,
-    )
-    command_pid(record, batch_ended(job, output))
-    cancel(job)
-    assert wait_for_end(job).state == "CANCELLED"
-    assert signals_in(record) == [signal.SIGTERM], output.read_text()
+    said = _cancel_a_batch_job_that_execs(refresh_counter_spec, record, environ, tmp_path)
+    assert signals_in(record) == [signal.SIGTERM], said
 
 
 def test_a_refresh_env_is_gone_when_a_batch_job_that_execs_it_is_cancelled(
     refresh_counter_spec: Path, environ: dict[str, str], tmp_path: Path, cache: CacheDir
 ) -> None:
     record = tmp_path / "signals"
-    job, output = submit(
-        tmp_path / "job.sh",
-        "exec " + pylockenv_line("run", "-q", refresh_counter_spec, "--", record),
-        environ,
-    )
-    command_pid(record, batch_ended(job, output))
-    cancel(job)
-    assert wait_for_end(job).state == "CANCELLED"
-    assert ephemeral_envs(cache) == [], output.read_text()
+    said = _cancel_a_batch_job_that_execs(refresh_counter_spec, record, environ, tmp_path)
+    assert ephemeral_envs(cache) == [], said
 
 
 def test_a_refresh_env_is_gone_when_its_srun_job_is_cancelled(
